@@ -1,0 +1,131 @@
+/**
+ * Builds a running Lookout from a config: database, routes, HTTP server. `main.ts` adds signals; tests call
+ * `startApp` directly on an ephemeral port.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RateLimiter } from './accounts/rate-limit.js';
+import { ensureAdmin } from './accounts/users.js';
+import type { Config } from './config.js';
+import { openDatabase, type OpenDatabase } from './db/connect.js';
+import type { Logger } from './log.js';
+import { createAuthenticator } from './http/auth.js';
+import type { AppDeps, HealthCheck } from './http/deps.js';
+import { buildOpenApi } from './http/openapi.js';
+import { Router } from './http/router.js';
+import { accountRoutes } from './http/routes/accounts.js';
+import { systemRoutes } from './http/routes/system.js';
+import { tokenRoutes } from './http/routes/tokens.js';
+import { HttpServer } from './http/uws.js';
+import { checkQueue } from './queue/health.js';
+
+/** The repository root, found from this file whether it runs from src/ (tsx) or dist/src/ (built). */
+export const ROOT = (() => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    try {
+      readFileSync(path.join(dir, 'package.json'));
+      return dir;
+    } catch {
+      dir = path.dirname(dir);
+    }
+  }
+  throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
+})();
+
+export const VERSION = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+export interface RunningApp {
+  readonly port: number;
+  readonly url: string;
+  readonly database: OpenDatabase;
+  readonly deps: AppDeps;
+  /** Graceful: stop accepting, finish in-flight requests (up to the grace period), close the database. */
+  close(): Promise<void>;
+}
+
+export async function startApp(config: Config, logger: Logger): Promise<RunningApp> {
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger });
+  const { db } = database;
+  try {
+    if (config.admin) {
+      const { created } = await ensureAdmin(db, { ...config.admin, initialMilli: config.tokens.initialMilli, resetPassword: false });
+      if (created) logger.info({ email: config.admin.email }, 'created the first admin from ADMIN_EMAIL');
+    }
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+
+  const loginLimits = {
+    perAccount: new RateLimiter(config.loginLimit.perAccount, config.loginLimit.windowMs),
+    perAddress: new RateLimiter(config.loginLimit.perAddress, config.loginLimit.windowMs),
+  };
+  const checked = async (f: () => Promise<HealthCheck>): Promise<HealthCheck> => {
+    try {
+      return await f();
+    } catch (err) {
+      return { ok: false, error: err instanceof Error ? err.message : String(err) };
+    }
+  };
+  const deps: AppDeps = {
+    config,
+    db,
+    logger,
+    loginLimits,
+    health: {
+      db: () => checked(async () => ({ ok: await database.ping(), kind: database.kind })),
+      queue: () => checked(() => checkQueue(config, database)),
+      ffmpeg: async () => ({ ok: true, path: null, version: null }), // INTEGRATE: media/ffmpeg
+      onnx: async () => ({ ok: true, providers: {} }),
+    },
+  };
+
+  const router = new Router(createAuthenticator({ db, ...config }), logger);
+  let openapi: Record<string, unknown> | undefined;
+  router.add(
+    ...accountRoutes(deps),
+    ...tokenRoutes(deps),
+    ...systemRoutes(deps, {
+      publicDir: path.join(ROOT, 'public'),
+      version: VERSION,
+      openapi: () => (openapi ??= buildOpenApi(router.routes(), VERSION)),
+    }),
+  );
+
+  const server = new HttpServer({
+    host: config.host,
+    port: config.port,
+    bodyLimitBytes: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    logger,
+    handle: (req) => router.handle(req),
+  });
+  let port: number;
+  try {
+    port = await server.listen();
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  logger.info({ port, host: config.host }, `Lookout ${VERSION} listening on http://${host}:${port}`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    url: `http://${host}:${port}`,
+    database,
+    deps,
+    close: () =>
+      (closing ??= (async () => {
+        logger.info({ inFlight: server.inFlight }, 'shutting down');
+        await server.close(config.shutdownGraceMs);
+        loginLimits.perAccount.close();
+        loginLimits.perAddress.close();
+        await database.close();
+        logger.info('stopped');
+      })()),
+  };
+}

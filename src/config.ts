@@ -1,0 +1,158 @@
+/**
+ * The only reader of `process.env`. Every setting is parsed, validated and frozen here; a bad value stops
+ * the process at start with a message that names the variable. `.env.example` lists the same variables.
+ */
+import path from 'node:path';
+import { parseTokenAmount } from './tokens/amount.js';
+
+export interface Config {
+  /** HTTP port (PORT, default 8080; 0 picks a free port). */
+  readonly port: number;
+  /** Interface to listen on (HOST, default 0.0.0.0). */
+  readonly host: string;
+  /** Where the embedded database and uploads live (DATA_DIR, default ./data). */
+  readonly dataDir: string;
+  /** Where live sessions are recorded (RECORDINGS_DIR, default ./recordings). */
+  readonly recordingsDir: string;
+  /** External PostgreSQL (DATABASE_URL); unset means an embedded PostgreSQL under DATA_DIR. */
+  readonly databaseUrl: string | undefined;
+  /** Redis for the job queue (REDIS_URL); unset means the queue lives in PostgreSQL. */
+  readonly redisUrl: string | undefined;
+  /** pino level (LOG_LEVEL, default info). */
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Largest accepted JSON body in bytes (BODY_LIMIT_BYTES, default 1 MiB); larger gets 413. */
+  readonly bodyLimitBytes: number;
+  /** Sliding session lifetime in days (SESSION_TTL_DAYS, default 30). */
+  readonly sessionTtlDays: number;
+  /** Mark the session cookie Secure (COOKIE_SECURE, default false; set true behind HTTPS). */
+  readonly cookieSecure: boolean;
+  /** Extra origins allowed to send cookie-authenticated writes (ALLOWED_ORIGINS, comma separated). */
+  readonly allowedOrigins: readonly string[];
+  /** Trust X-Forwarded-For for the client address (TRUST_PROXY, default false). */
+  readonly trustProxy: boolean;
+  /** First-start admin (ADMIN_EMAIL + ADMIN_PASSWORD, both or neither). */
+  readonly admin: { readonly email: string; readonly password: string } | undefined;
+  /** Prices and grants in milli-tokens (INITIAL_TOKENS, PRICE_IMAGE, PRICE_VIDEO_FRAME, PRICE_LIVE_FRAME). */
+  readonly tokens: {
+    readonly initialMilli: number;
+    readonly priceImageMilli: number;
+    readonly priceVideoFrameMilli: number;
+    readonly priceLiveFrameMilli: number;
+  };
+  /** Login attempts allowed per window (LOGIN_MAX_PER_ACCOUNT 10, LOGIN_MAX_PER_ADDRESS 30, LOGIN_WINDOW_S 900). */
+  readonly loginLimit: { readonly perAccount: number; readonly perAddress: number; readonly windowMs: number };
+  /** Time allowed for in-flight work at shutdown (SHUTDOWN_GRACE_MS, default 10000). */
+  readonly shutdownGraceMs: number;
+  /** Model manifests and ONNX files (MODELS_DIR, default ./models). */
+  readonly modelsDir: string;
+  /** ffmpeg binary override (FFMPEG_PATH); otherwise a system ffmpeg, then the bundled one. */
+  readonly ffmpegPath: string | undefined;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function read(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return def;
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(`${name} must be an integer, got "${raw}".`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}.`);
+  return n;
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const raw = read(env, name)?.toLowerCase();
+  if (raw === undefined) return def;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}".`);
+}
+
+function tokens(env: Env, name: string, def: string, allowZero: boolean): number {
+  const raw = read(env, name) ?? def;
+  const milli = parseTokenAmount(raw);
+  if (milli === undefined || (!allowZero && milli === 0)) {
+    throw new ConfigError(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} token amount with at most 3 decimals, got "${raw}".`);
+  }
+  return milli;
+}
+
+function url(env: Env, name: string, protocols: readonly string[]): string | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} is not a valid URL.`); // the value may hold a password: never echo it
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')}.`);
+  }
+  return raw;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const logLevel = read(env, 'LOG_LEVEL') ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}".`);
+  }
+  const adminEmail = read(env, 'ADMIN_EMAIL');
+  const adminPassword = env['ADMIN_PASSWORD'];
+  if ((adminEmail === undefined) !== (adminPassword === undefined || adminPassword === '')) {
+    throw new ConfigError('ADMIN_EMAIL and ADMIN_PASSWORD must be set together.');
+  }
+  const allowedOrigins = (read(env, 'ALLOWED_ORIGINS') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((o) => {
+      try {
+        return new URL(o).origin;
+      } catch {
+        throw new ConfigError(`ALLOWED_ORIGINS holds "${o}", which is not an origin like https://example.com.`);
+      }
+    });
+
+  const config: Config = {
+    port: int(env, 'PORT', 8080, 0, 65535),
+    host: read(env, 'HOST') ?? '0.0.0.0',
+    dataDir: path.resolve(cwd, read(env, 'DATA_DIR') ?? './data'),
+    recordingsDir: path.resolve(cwd, read(env, 'RECORDINGS_DIR') ?? './recordings'),
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    logLevel: logLevel as Config['logLevel'],
+    bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    sessionTtlDays: int(env, 'SESSION_TTL_DAYS', 30, 1, 365),
+    cookieSecure: bool(env, 'COOKIE_SECURE', false),
+    allowedOrigins,
+    trustProxy: bool(env, 'TRUST_PROXY', false),
+    admin: adminEmail !== undefined && adminPassword ? { email: adminEmail, password: adminPassword } : undefined,
+    tokens: {
+      initialMilli: tokens(env, 'INITIAL_TOKENS', '10', true),
+      priceImageMilli: tokens(env, 'PRICE_IMAGE', '0.75', false),
+      priceVideoFrameMilli: tokens(env, 'PRICE_VIDEO_FRAME', '0.5', false),
+      priceLiveFrameMilli: tokens(env, 'PRICE_LIVE_FRAME', '0.5', false),
+    },
+    loginLimit: {
+      perAccount: int(env, 'LOGIN_MAX_PER_ACCOUNT', 10, 1, 1_000_000),
+      perAddress: int(env, 'LOGIN_MAX_PER_ADDRESS', 30, 1, 1_000_000),
+      windowMs: int(env, 'LOGIN_WINDOW_S', 900, 1, 86_400) * 1000,
+    },
+    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    modelsDir: path.resolve(cwd, read(env, 'MODELS_DIR') ?? './models'),
+    ffmpegPath: read(env, 'FFMPEG_PATH'),
+  };
+  return Object.freeze(config);
+}

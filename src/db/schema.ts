@@ -1,0 +1,76 @@
+/**
+ * The typed shape of the database, as kysely sees it. Migrations in ./migrations create exactly this;
+ * they never import from here (a migration is frozen history, the app types move on).
+ */
+import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely';
+
+/** int8 columns are parsed to JS numbers by the pool's type parser (see connect.ts). */
+type Int8 = ColumnType<number, number | bigint, number | bigint>;
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+
+export type Role = 'user' | 'admin';
+
+export interface UsersTable {
+  id: Generated<string>;
+  email: string;
+  password_hash: string;
+  role: Role;
+  balance_milli: ColumnType<number, number | undefined, number>;
+  created_at: CreatedAt;
+}
+
+export interface SessionsTable {
+  /** SHA-256 (hex) of the bearer token; the token itself is never stored. */
+  id: string;
+  user_id: string;
+  expires_at: ColumnType<Date, Date, Date>;
+  created_at: CreatedAt;
+}
+
+export interface TokenLedgerTable {
+  /** generated always as identity */
+  id: ColumnType<number, never, never>;
+  user_id: string;
+  amount_milli: Int8;
+  balance_after_milli: Int8;
+  reason: string;
+  ref: string | null;
+  idempotency_key: string | null;
+  created_at: CreatedAt;
+}
+
+export interface TokenReservationsTable {
+  id: Generated<string>;
+  user_id: string;
+  ref: string;
+  held_milli: Int8;
+  charged_milli: ColumnType<number, number | undefined, number>;
+  refunded_milli: ColumnType<number, number | undefined, number>;
+  created_at: CreatedAt;
+}
+
+export interface TokenChargesTable {
+  idempotency_key: string;
+  reservation_id: string;
+  amount_milli: Int8;
+  created_at: CreatedAt;
+}
+
+export interface Database {
+  users: UsersTable;
+  sessions: SessionsTable;
+  token_ledger: TokenLedgerTable;
+  token_reservations: TokenReservationsTable;
+  token_charges: TokenChargesTable;
+}
+
+export type Db = Kysely<Database>;
+/** Repositories take either the pool-backed instance or an open transaction. */
+export type DbOrTx = Kysely<Database> | Transaction<Database>;
+
+export type User = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type UserUpdate = Updateable<UsersTable>;
+export type Session = Selectable<SessionsTable>;
+export type LedgerEntry = Selectable<TokenLedgerTable>;
+export type Reservation = Selectable<TokenReservationsTable>;

@@ -1,0 +1,24 @@
+import type { RateLimiter } from '../accounts/rate-limit.js';
+import type { Config } from '../config.js';
+import type { Db } from '../db/schema.js';
+import type { Logger } from '../log.js';
+
+/** What a dependency reports to /api/v1/health. */
+export interface HealthCheck {
+  readonly ok: boolean;
+  readonly [key: string]: unknown;
+}
+
+/** Everything route handlers may use; built once in app.ts. */
+export interface AppDeps {
+  readonly config: Config;
+  readonly db: Db;
+  readonly logger: Logger;
+  readonly loginLimits: { readonly perAccount: RateLimiter; readonly perAddress: RateLimiter };
+  readonly health: {
+    readonly db: () => Promise<HealthCheck>;
+    readonly queue: () => Promise<HealthCheck>;
+    readonly ffmpeg: () => Promise<HealthCheck>;
+    readonly onnx: () => Promise<HealthCheck>;
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * Matches method + path to a route, authenticates it, runs it and maps every failure to the contract's
+ * error body. Knows nothing of uWebSockets.js: it takes and returns plain data.
+ */
+import { AppError, isAppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { errorResponse, fromAppError } from './respond.js';
+import type { Auth, HttpRequest, HttpResponse, Route } from './types.js';
+
+interface Compiled {
+  readonly route: Route;
+  readonly parts: readonly string[];
+}
+
+export interface Authenticator {
+  /** Resolves the caller from Bearer header or cookie; null when anonymous. Throws for a forbidden origin. */
+  authenticate(req: HttpRequest): Promise<(Auth & { refreshCookie?: string }) | null>;
+}
+
+export class Router {
+  readonly #routes: Compiled[] = [];
+
+  constructor(
+    private readonly authenticator: Authenticator,
+    private readonly logger: Logger,
+  ) {}
+
+  add(...routes: Route[]): this {
+    for (const route of routes) {
+      const parts = route.path.split('/').filter(Boolean);
+      if (this.#routes.some((c) => c.route.method === route.method && c.route.path === route.path)) {
+        throw new Error(`Duplicate route ${route.method} ${route.path}`);
+      }
+      this.#routes.push({ route, parts });
+    }
+    return this;
+  }
+
+  routes(): readonly Route[] {
+    return this.#routes.map((c) => c.route);
+  }
+
+  async handle(req: HttpRequest): Promise<HttpResponse> {
+    try {
+      return await this.#dispatch(req);
+    } catch (err) {
+      if (isAppError(err)) return fromAppError(err);
+      this.logger.error({ err, reqId: req.id, method: req.method, path: req.path }, 'unhandled error');
+      return errorResponse('INTERNAL', 'Something went wrong on our side; the error was logged.');
+    }
+  }
+
+  async #dispatch(req: HttpRequest): Promise<HttpResponse> {
+    const segs = req.path.split('/').filter(Boolean);
+    let decoded: string[];
+    try {
+      decoded = segs.map((s) => decodeURIComponent(s));
+    } catch {
+      throw new AppError('VALIDATION_FAILED', 'The path is not valid URL encoding.');
+    }
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    const allowed = new Set<string>();
+    for (const c of this.#routes) {
+      const params = match(c.parts, decoded);
+      if (!params) continue;
+      if (c.route.method !== method) {
+        if (c.parts.at(-1) !== '*') allowed.add(c.route.method); // catch-alls would make every path "answer GET"
+        continue;
+      }
+      let auth: (Auth & { refreshCookie?: string }) | null = null;
+      if (c.route.access !== 'public') {
+        auth = await this.authenticator.authenticate(req);
+        if (!auth) throw new AppError('UNAUTHENTICATED', 'Sign in first: send a Bearer token or the session cookie.');
+        if (c.route.access === 'admin' && auth.user.role !== 'admin') {
+          throw new AppError('FORBIDDEN', 'This needs an administrator account.');
+        }
+      }
+      const res = await c.route.handler({ req, params, auth: auth ?? undefined });
+      if (auth?.refreshCookie) {
+        const existing = res.headers?.['set-cookie'];
+        return { ...res, headers: { ...res.headers, 'set-cookie': existing ?? auth.refreshCookie } };
+      }
+      return res;
+    }
+    if (allowed.size > 0) {
+      const allow = [...allowed].join(', ');
+      // The contract's error list has no 405: answer NOT_FOUND, with the methods that do exist in `Allow`.
+      throw new AppError('NOT_FOUND', `No route for ${req.method} ${req.path}; it answers ${allow}.`, { allow });
+    }
+    throw new AppError('NOT_FOUND', `No route for ${req.method} ${req.path}.`);
+  }
+}
+
+function match(parts: readonly string[], segs: readonly string[]): Record<string, string> | null {
+  const last = parts.at(-1);
+  const wildcard = last === '*';
+  if (wildcard ? segs.length < parts.length - 1 : segs.length !== parts.length) return null;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (p === '*') {
+      params['*'] = segs.slice(i).join('/');
+      return params;
+    }
+    const s = segs[i]!;
+    if (p.startsWith(':')) params[p.slice(1)] = s;
+    else if (p !== s) return null;
+  }
+  return params;
+}

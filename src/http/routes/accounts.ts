@@ -1,0 +1,129 @@
+import { verifyAgainstNothing, verifyPassword } from '../../accounts/password.js';
+import { createSession, invalidateSession } from '../../accounts/sessions.js';
+import { checkPassword, createUser, findUserByEmail, normaliseEmail, toPublicUser } from '../../accounts/users.js';
+import { AppError } from '../../errors.js';
+import { clearedSessionCookie, isSameOrigin, sessionCookie } from '../auth.js';
+import type { AppDeps } from '../deps.js';
+import { json, noContent, readJson } from '../respond.js';
+import { BAD_REQUEST, errorResp, jsonBody, jsonResponse, obj, ref, UNAUTH } from '../schemas.js';
+import type { HttpRequest, Route } from '../types.js';
+
+const BAD_CREDENTIALS = 'Wrong email or password.';
+
+/** Browsers must not be tricked into logging in or registering from another site (login CSRF). */
+function refuseForeignBrowser(req: HttpRequest, deps: AppDeps): void {
+  if ((req.headers['origin'] !== undefined || req.headers['sec-fetch-site'] !== undefined) && !isSameOrigin(req, deps.config.allowedOrigins)) {
+    throw new AppError('FORBIDDEN', 'Sign-in requests must come from this site.');
+  }
+}
+
+export function accountRoutes(deps: AppDeps): Route[] {
+  const { db, config } = deps;
+  return [
+    {
+      method: 'POST',
+      path: '/api/v1/auth/register',
+      access: 'public',
+      doc: {
+        summary: 'Create an account',
+        tags: ['Accounts'],
+        requestBody: jsonBody(ref('Credentials')),
+        responses: {
+          '201': jsonResponse('Created; the account starts with INITIAL_TOKENS.', obj({ user: ref('User') })),
+          ...BAD_REQUEST,
+          '409': errorResp('Email already registered (CONFLICT).'),
+        },
+      },
+      handler: async ({ req }) => {
+        refuseForeignBrowser(req, deps);
+        const body = readJson(req);
+        const user = await createUser(db, { email: body['email'], password: body['password'], initialMilli: config.tokens.initialMilli });
+        deps.logger.info({ userId: user.id }, 'user registered');
+        return json(201, { user: toPublicUser(user) });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/auth/login',
+      access: 'public',
+      doc: {
+        summary: 'Sign in',
+        description:
+          'Returns a bearer token and sets the HttpOnly session cookie. Unknown email and wrong password give the same 401. ' +
+          'Attempts are limited per account and per address (429 with Retry-After).',
+        tags: ['Accounts'],
+        requestBody: jsonBody(ref('Credentials')),
+        responses: {
+          '200': jsonResponse(
+            'Signed in',
+            obj({ token: { type: 'string' }, expiresAt: { type: 'string', format: 'date-time' }, user: ref('User') }),
+          ),
+          ...BAD_REQUEST,
+          '401': errorResp('Wrong email or password (UNAUTHENTICATED).'),
+          '429': errorResp('Too many attempts (RATE_LIMITED); see Retry-After.'),
+        },
+      },
+      handler: async ({ req }) => {
+        refuseForeignBrowser(req, deps);
+        const body = readJson(req);
+        if (typeof body['email'] !== 'string' || typeof body['password'] !== 'string') {
+          throw new AppError('VALIDATION_FAILED', 'email and password are required strings.');
+        }
+        const email = body['email'].trim().toLowerCase();
+        const password = body['password'];
+        const { perAccount, perAddress } = deps.loginLimits;
+        const wait = Math.max(perAddress.hit(req.ip), perAccount.blockedFor(email));
+        if (wait > 0) {
+          throw new AppError('RATE_LIMITED', `Too many sign-in attempts; try again in ${wait} s.`, { retryAfterS: wait });
+        }
+        let valid = false;
+        let user;
+        try {
+          checkPassword(password);
+          user = await findUserByEmail(db, normaliseEmail(email));
+          valid = user ? await verifyPassword(user.password_hash, password) : await verifyAgainstNothing(password);
+        } catch (err) {
+          if (!(err instanceof AppError && err.code === 'VALIDATION_FAILED')) throw err;
+          await verifyAgainstNothing(password.slice(0, 256)); // same timing and answer as a wrong password
+        }
+        if (!valid || !user) {
+          perAccount.hit(email);
+          throw new AppError('UNAUTHENTICATED', BAD_CREDENTIALS);
+        }
+        perAccount.reset(email);
+        const { token, expiresAt } = await createSession(db, user.id, config.sessionTtlDays);
+        return json(
+          200,
+          { token, expiresAt: expiresAt.toISOString(), user: toPublicUser(user) },
+          { 'set-cookie': sessionCookie(token, expiresAt, config.cookieSecure), 'cache-control': 'no-store' },
+        );
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/auth/logout',
+      access: 'user',
+      doc: {
+        summary: 'Sign out',
+        description: 'Deletes the session: the token and the cookie stop working at once.',
+        tags: ['Accounts'],
+        responses: { '204': 'Signed out', ...UNAUTH },
+      },
+      handler: async ({ auth }) => {
+        await invalidateSession(db, auth!.sessionId);
+        return noContent({ 'set-cookie': clearedSessionCookie(config.cookieSecure) });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/me',
+      access: 'user',
+      doc: {
+        summary: 'The signed-in user',
+        tags: ['Accounts'],
+        responses: { '200': jsonResponse('The user', obj({ user: ref('User') })), ...UNAUTH },
+      },
+      handler: async ({ auth }) => json(200, { user: toPublicUser(auth!.user) }),
+    },
+  ];
+}

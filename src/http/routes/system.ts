@@ -1,0 +1,138 @@
+/** Health, the OpenAPI document and its interactive page, and the web app's static files. */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { AppError } from '../../errors.js';
+import type { AppDeps } from '../deps.js';
+import { json } from '../respond.js';
+import { jsonResponse, obj } from '../schemas.js';
+import type { HttpResponse, Route } from '../types.js';
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.txt': 'text/plain; charset=utf-8',
+  '.webmanifest': 'application/manifest+json',
+};
+
+/** Reads `rel` under `root`, refusing anything that resolves outside it. */
+async function serveFile(root: string, rel: string, cacheControl: string): Promise<HttpResponse> {
+  const file = path.resolve(root, rel);
+  if (file !== root && !file.startsWith(root + path.sep)) throw new AppError('NOT_FOUND', 'No such file.');
+  let body: Buffer;
+  try {
+    const stat = await fs.stat(file);
+    if (stat.isDirectory()) return serveFile(root, path.join(rel, 'index.html'), cacheControl);
+    body = await fs.readFile(file);
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw new AppError('NOT_FOUND', `No such file: /${rel}`);
+  }
+  return {
+    status: 200,
+    headers: { 'content-type': TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream', 'cache-control': cacheControl },
+    body,
+  };
+}
+
+const DOCS_HTML = `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Lookout API</title>
+  <link rel="stylesheet" href="/api/docs/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/api/docs/swagger-ui-bundle.js"></script>
+  <script src="/api/docs/init.js"></script>
+</body>
+</html>`;
+
+const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/api/openapi.json', dom_id: '#swagger-ui', deepLinking: true, withCredentials: true });`;
+
+export function systemRoutes(deps: AppDeps, opts: { publicDir: string; version: string; openapi: () => unknown }): Route[] {
+  const require = createRequire(import.meta.url);
+  const swaggerDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
+  const publicDir = path.resolve(opts.publicDir);
+  return [
+    {
+      method: 'GET',
+      path: '/api/v1/health',
+      access: 'public',
+      doc: {
+        summary: 'Health of the server and its dependencies',
+        tags: ['Operations'],
+        responses: {
+          '200': jsonResponse(
+            'Everything needed is up',
+            obj({
+              status: { type: 'string', enum: ['ok', 'degraded'] },
+              version: { type: 'string' },
+              db: { type: 'object' },
+              queue: { type: 'object' },
+              ffmpeg: obj({ path: { type: ['string', 'null'] }, version: { type: ['string', 'null'] } }, []),
+              onnx: obj({ providers: { type: 'object' } }, []),
+            }),
+          ),
+          '503': 'A dependency is down; the body has the same shape with status "degraded".',
+        },
+      },
+      handler: async () => {
+        const [db, queue, ffmpeg, onnx] = await Promise.all([
+          deps.health.db(),
+          deps.health.queue(),
+          deps.health.ffmpeg(),
+          deps.health.onnx(),
+        ]);
+        const ok = db.ok && queue.ok;
+        return json(ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', version: opts.version, db, queue, ffmpeg, onnx }, { 'cache-control': 'no-store' });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/openapi.json',
+      access: 'public',
+      handler: async () => json(200, opts.openapi()),
+    },
+    {
+      method: 'GET',
+      path: '/api/docs',
+      access: 'public',
+      handler: async () => ({ status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: DOCS_HTML }),
+    },
+    {
+      method: 'GET',
+      path: '/api/docs/init.js',
+      access: 'public',
+      handler: async () => ({ status: 200, headers: { 'content-type': 'text/javascript; charset=utf-8' }, body: DOCS_INIT }),
+    },
+    {
+      method: 'GET',
+      path: '/api/docs/*',
+      access: 'public',
+      handler: async ({ params }) => serveFile(swaggerDir, params['*'] ?? '', 'public, max-age=3600'),
+    },
+    {
+      method: 'GET',
+      path: '/*',
+      access: 'public',
+      handler: async ({ req, params }) => {
+        const rel = params['*'] ?? '';
+        if (rel === 'api' || rel.startsWith('api/')) throw new AppError('NOT_FOUND', `No route for ${req.method} ${req.path}.`);
+        return serveFile(publicDir, rel === '' ? 'index.html' : rel, 'no-cache');
+      },
+    },
+  ];
+}

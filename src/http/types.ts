@@ -1,0 +1,56 @@
+import type { User } from '../db/schema.js';
+
+/** A request as handlers see it: plain data, read from uWS before any await. */
+export interface HttpRequest {
+  readonly id: string;
+  /** Upper case: GET, POST, ... */
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  /** Lower-case names; repeated headers joined with ", ". */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly ip: string;
+  readonly body: Buffer;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers?: Readonly<Record<string, string | readonly string[]>>;
+  readonly body?: string | Uint8Array;
+}
+
+export interface Auth {
+  readonly user: User;
+  readonly sessionId: string;
+  readonly via: 'bearer' | 'cookie';
+}
+
+export interface RouteContext {
+  readonly req: HttpRequest;
+  readonly params: Readonly<Record<string, string>>;
+  /** Present on routes declared with `auth: 'user' | 'admin'`. */
+  readonly auth: Auth | undefined;
+}
+
+export type Access = 'public' | 'user' | 'admin';
+
+/** OpenAPI operation fragment carried by each route; the document is generated from the route table. */
+export interface RouteDoc {
+  readonly summary: string;
+  readonly tags: readonly string[];
+  readonly description?: string;
+  readonly requestBody?: Record<string, unknown>;
+  readonly parameters?: readonly Record<string, unknown>[];
+  /** status → description or full response object */
+  readonly responses: Readonly<Record<string, string | Record<string, unknown>>>;
+}
+
+export interface Route {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** `/api/v1/things/:id` */
+  readonly path: string;
+  readonly access: Access;
+  readonly handler: (ctx: RouteContext) => Promise<HttpResponse>;
+  /** Omitted from the OpenAPI document (static files, the docs page itself). */
+  readonly doc?: RouteDoc;
+}

@@ -1,0 +1,200 @@
+/**
+ * The only module that touches uWebSockets.js request/response objects (besides the WebSocket hub).
+ * It copies everything a handler needs out of uWS synchronously, reads the body with a byte cap, and writes
+ * the handler's answer corked — never after the client has gone.
+ */
+import { randomUUID } from 'node:crypto';
+import uWS from 'uWebSockets.js';
+import type { Logger } from '../log.js';
+import type { HttpRequest, HttpResponse } from './types.js';
+
+const STATUS_TEXT: Record<number, string> = {
+  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 206: 'Partial Content', 301: 'Moved Permanently',
+  302: 'Found', 304: 'Not Modified', 400: 'Bad Request', 401: 'Unauthorized', 402: 'Payment Required',
+  403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type',
+  429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+};
+
+const REQUEST_ID = /^[\w.:-]{1,64}$/;
+const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export interface HttpServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly bodyLimitBytes: number;
+  readonly trustProxy: boolean;
+  readonly logger: Logger;
+  readonly handle: (req: HttpRequest) => Promise<HttpResponse>;
+}
+
+export class HttpServer {
+  readonly #app: uWS.TemplatedApp;
+  #listenSocket: uWS.us_listen_socket | null = null;
+  #inFlight = 0;
+  #drained: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
+  #port = 0;
+
+  constructor(private readonly opts: HttpServerOptions) {
+    this.#app = uWS.App();
+    this.#app.any('/*', (res, req) => this.#onRequest(res, req));
+  }
+
+  /** The uWS app, for the WebSocket hub to register its route on. */
+  get app(): uWS.TemplatedApp {
+    return this.#app;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#app.listen(this.opts.host, this.opts.port, (socket) => {
+        if (!socket) {
+          reject(new Error(`Could not listen on ${this.opts.host}:${this.opts.port} (port in use?). Set PORT to a free port.`));
+          return;
+        }
+        this.#listenSocket = socket;
+        this.#port = uWS.us_socket_local_port(socket);
+        resolve(this.#port);
+      });
+    });
+  }
+
+  /** Stops accepting, waits up to graceMs for in-flight requests, then closes every connection. */
+  close(graceMs: number): Promise<void> {
+    return (this.#closing ??= (async () => {
+      if (this.#listenSocket) uWS.us_listen_socket_close(this.#listenSocket);
+      this.#listenSocket = null;
+      if (this.#inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, graceMs);
+          this.#drained = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      this.#app.close();
+    })());
+  }
+
+  #onRequest(res: uWS.HttpResponse, r: uWS.HttpRequest): void {
+    const started = performance.now();
+    // Everything from `r` must be read now: it is invalid after this function returns.
+    const method = r.getMethod().toUpperCase();
+    const path = r.getUrl();
+    const queryString = r.getQuery() ?? '';
+    const headers: Record<string, string> = {};
+    r.forEach((k, v) => {
+      headers[k] = headers[k] === undefined ? v : `${headers[k]}, ${v}`;
+    });
+    const given = headers['x-request-id'];
+    const id = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
+    let ip = Buffer.from(res.getRemoteAddressAsText()).toString();
+    if (this.opts.trustProxy && headers['x-forwarded-for']) ip = headers['x-forwarded-for'].split(',')[0]!.trim();
+
+    let aborted = false;
+    this.#inFlight++;
+    let finished = false;
+    const finish = (status: number): void => {
+      if (finished) return;
+      finished = true;
+      this.#inFlight--;
+      this.opts.logger.info(
+        { reqId: id, method, path, status, ms: Math.round((performance.now() - started) * 10) / 10, ip },
+        aborted ? 'request aborted' : 'request',
+      );
+      if (this.#inFlight === 0) this.#drained?.();
+    };
+    res.onAborted(() => {
+      aborted = true;
+      finish(499);
+    });
+
+    const run = (body: Buffer): void => {
+      const req: HttpRequest = { id, method, path, query: new URLSearchParams(queryString), headers, ip, body };
+      this.opts.handle(req).then(
+        (answer) => this.#write(res, answer, id, method, () => aborted, finish),
+        (err: unknown) => {
+          this.opts.logger.error({ err, reqId: id }, 'handler crashed');
+          this.#write(res, internalError(), id, method, () => aborted, finish);
+        },
+      );
+    };
+
+    if (BODYLESS.has(method)) {
+      run(Buffer.alloc(0));
+      return;
+    }
+    const limit = this.opts.bodyLimitBytes;
+    const declared = Number(headers['content-length'] ?? '0');
+    if (declared > limit) {
+      this.#write(res, tooLarge(limit), id, method, () => aborted, finish, true);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    res.onData((chunk, isLast) => {
+      if (refused) return;
+      size += chunk.byteLength;
+      if (size > limit) {
+        refused = true;
+        this.#write(res, tooLarge(limit), id, method, () => aborted, finish, true);
+        return;
+      }
+      chunks.push(Buffer.from(chunk.slice(0))); // uWS reuses the chunk's memory after this callback
+      if (isLast) run(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+  }
+
+  #write(
+    res: uWS.HttpResponse,
+    answer: HttpResponse,
+    id: string,
+    method: string,
+    isAborted: () => boolean,
+    finish: (status: number) => void,
+    closeConnection = false,
+  ): void {
+    if (isAborted()) return;
+    res.cork(() => {
+      res.writeStatus(`${answer.status} ${STATUS_TEXT[answer.status] ?? ''}`.trimEnd());
+      res.writeHeader('x-request-id', id);
+      res.writeHeader('x-content-type-options', 'nosniff');
+      for (const [k, v] of Object.entries(answer.headers ?? {})) {
+        if (typeof v === 'string') res.writeHeader(k, v);
+        else for (const one of v) res.writeHeader(k, one);
+      }
+      if (method === 'HEAD' || answer.status === 204 || answer.status === 304) {
+        res.endWithoutBody(undefined, closeConnection);
+      } else {
+        res.end(answer.body ?? '', closeConnection);
+      }
+    });
+    finish(answer.status);
+  }
+}
+
+function tooLarge(limit: number): HttpResponse {
+  return {
+    status: 413,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    body: JSON.stringify({ error: { code: 'PAYLOAD_TOO_LARGE', message: `Request body is larger than ${limit} bytes.` } }),
+  };
+}
+
+function internalError(): HttpResponse {
+  return {
+    status: 500,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    body: JSON.stringify({ error: { code: 'INTERNAL', message: 'Something went wrong on our side; the error was logged.' } }),
+  };
+}

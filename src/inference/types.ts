@@ -1,0 +1,85 @@
+/** The engine's public shapes (the contract's detection shape plus timings and model facts). */
+
+export interface Detection {
+  label: string;
+  classId: number;
+  score: number;
+  /** [x1, y1, x2, y2] in pixels of the source image or frame, clamped to it. */
+  box: [number, number, number, number];
+}
+
+export interface DetectTimings {
+  decodeMs: number;
+  preprocessMs: number;
+  inferMs: number;
+  postprocessMs: number;
+  totalMs: number;
+}
+
+export interface DetectResult {
+  width: number;
+  height: number;
+  objects: Detection[];
+  timings: DetectTimings;
+}
+
+export type ModelFamily = 'blazeface' | 'nanodet' | 'yolo';
+
+export interface ModelInfo {
+  name: string;
+  family: ModelFamily;
+  inputSize: [number, number];
+  labels: string[];
+  default: boolean;
+}
+
+export interface Logger {
+  info(o: object, m?: string): void;
+  warn(o: object, m?: string): void;
+}
+
+export interface EngineOptions {
+  /** Folder holding `<name>.json` manifests and their `.onnx` files. */
+  modelsDir: string;
+  /** Execution providers to try in order, e.g. ['cuda', 'cpu']; CPU is always the last resort. */
+  providers: string[];
+  /** Threads inside one operator (0 = onnxruntime's choice). */
+  intraOpThreads: number;
+  /** Threads across operators (0 = onnxruntime's choice). */
+  interOpThreads: number;
+  /** Overrides the manifests' `default` flag. */
+  defaultModel?: string;
+  logger?: Logger;
+}
+
+/** A packed RGB24 frame: `data.length >= width * height * 3`, rows top to bottom, no padding. */
+export interface RgbFrame {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export interface Detector {
+  readonly model: ModelInfo;
+  /** The execution provider the session runs on ('cpu', 'cuda', ...). */
+  readonly provider: string;
+  detectImage(bytes: Uint8Array): Promise<DetectResult>;
+  detectFrame(frame: RgbFrame): Promise<DetectResult>;
+}
+
+/** A detection before label lookup and mapping back to the source image (model input pixels). */
+export interface Candidate {
+  x1: number;
+  y1: number;
+  x2: number;
+  y2: number;
+  score: number;
+  classId: number;
+}
+
+/** An output tensor as the decoders see it. */
+export interface OutputTensor {
+  readonly dims: readonly number[];
+  readonly data: Float32Array;
+}
+export type Outputs = Readonly<Record<string, OutputTensor>>;
