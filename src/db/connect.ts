@@ -18,7 +18,7 @@ const types = {
         return n;
       };
     }
-    return pg.types.getTypeParser(oid, format as 'text');
+    return pg.types.getTypeParser(oid, format as 'text') as (v: string) => unknown;
   }) as typeof pg.types.getTypeParser,
 };
 

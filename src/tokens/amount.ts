@@ -8,7 +8,6 @@ export const MAX_MILLI = 1_000_000_000 * MILLI;
 
 /** Parses "0.75", "10" or 0.75 into milli-tokens; undefined when negative, non-finite or finer than 0.001. */
 export function parseTokenAmount(value: unknown): number | undefined {
-  let text: string;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) return undefined;
     const milli = Math.round(value * MILLI);
@@ -16,7 +15,7 @@ export function parseTokenAmount(value: unknown): number | undefined {
     return milli < 0 || milli > MAX_MILLI ? undefined : milli;
   }
   if (typeof value !== 'string') return undefined;
-  text = value.trim();
+  const text = value.trim();
   const m = /^(\d{1,10})(?:\.(\d{1,3}))?$/.exec(text);
   if (!m) return undefined;
   const whole = Number(m[1]);

@@ -37,7 +37,7 @@ describe('token ledger against a real PostgreSQL', () => {
     const refused = results.filter((r) => r.status === 'rejected');
     expect(ok).toHaveLength(13);
     expect(refused).toHaveLength(987);
-    for (const r of refused) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'INSUFFICIENT_TOKENS' });
+    for (const r of refused) expect((r).reason).toMatchObject({ code: 'INSUFFICIENT_TOKENS' });
     expect(await getBalance(db, userId)).toBe(250);
     // The ledger holds the initial grant plus 13 debits and sums to the balance.
     expect(await ledgerSum(userId)).toBe(250);

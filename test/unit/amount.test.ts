@@ -13,7 +13,7 @@ describe('token amounts', () => {
 
   it('refuses finer than 0.001, negatives, non-finite and junk', () => {
     for (const bad of [0.0005, 1.2345, -1, '-1', Infinity, NaN, '1e3', '1.2.3', '', 'ten', null, {}, '0.0001']) {
-      expect(parseTokenAmount(bad), String(bad)).toBeUndefined();
+      expect(parseTokenAmount(bad), JSON.stringify(bad) ?? 'undefined').toBeUndefined();
     }
   });
 
