@@ -49,7 +49,7 @@ export function credentialOf(req: HttpRequest): { token: string; via: 'bearer' |
  * True when the request provably comes from a page on this server (or an allowed origin). Browsers send
  * Sec-Fetch-Site and/or Origin on every state-changing fetch; a request with neither is refused.
  */
-export function isSameOrigin(req: HttpRequest, allowedOrigins: readonly string[]): boolean {
+export function isSameOrigin(req: HttpRequest, allowedOrigins: readonly string[], trustProxy = false): boolean {
   const site = req.headers['sec-fetch-site'];
   const origin = req.headers['origin'];
   if (origin !== undefined && origin !== 'null') {
@@ -60,7 +60,7 @@ export function isSameOrigin(req: HttpRequest, allowedOrigins: readonly string[]
     } catch {
       return false;
     }
-    const expected = req.headers['x-forwarded-host'] ?? req.headers['host'];
+    const expected = (trustProxy ? req.headers['x-forwarded-host'] : undefined) ?? req.headers['host'];
     return host === expected;
   }
   if (site !== undefined) return site === 'same-origin' || site === 'none';
@@ -72,11 +72,12 @@ export function createAuthenticator(deps: {
   sessionTtlDays: number;
   cookieSecure: boolean;
   allowedOrigins: readonly string[];
+  trustProxy: boolean;
 }): Authenticator & { authenticateUpgrade(req: HttpRequest): Promise<Auth | null> } {
   const resolve = async (req: HttpRequest, checkOrigin: boolean): Promise<(Auth & { refreshCookie?: string }) | null> => {
     const cred = credentialOf(req);
     if (!cred) return null;
-    if (cred.via === 'cookie' && checkOrigin && !isSameOrigin(req, deps.allowedOrigins)) {
+    if (cred.via === 'cookie' && checkOrigin && !isSameOrigin(req, deps.allowedOrigins, deps.trustProxy)) {
       throw new AppError('FORBIDDEN', 'Cookie-authenticated requests that change state must come from this site.');
     }
     const session = await validateSessionToken(deps.db, cred.token, deps.sessionTtlDays);

@@ -12,7 +12,7 @@ const BAD_CREDENTIALS = 'Wrong email or password.';
 
 /** Browsers must not be tricked into logging in or registering from another site (login CSRF). */
 function refuseForeignBrowser(req: HttpRequest, deps: AppDeps): void {
-  if ((req.headers['origin'] !== undefined || req.headers['sec-fetch-site'] !== undefined) && !isSameOrigin(req, deps.config.allowedOrigins)) {
+  if ((req.headers['origin'] !== undefined || req.headers['sec-fetch-site'] !== undefined) && !isSameOrigin(req, deps.config.allowedOrigins, deps.config.trustProxy)) {
     throw new AppError('FORBIDDEN', 'Sign-in requests must come from this site.');
   }
 }
