@@ -20,7 +20,6 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
-  DataType,
   encodeModel,
   floatTensor,
   int64Tensor,

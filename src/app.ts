@@ -19,6 +19,9 @@ import { systemRoutes } from './http/routes/system.js';
 import { tokenRoutes } from './http/routes/tokens.js';
 import { HttpServer } from './http/uws.js';
 import { checkQueue } from './queue/health.js';
+import { modelRoutes } from './http/routes/models.js';
+import { DetectionEngine } from './inference/index.js';
+import { resolveFfmpeg } from './media/ffmpeg.js';
 
 /** The repository root, found from this file whether it runs from src/ (tsx) or dist/src/ (built). */
 export const ROOT = (() => {
@@ -58,6 +61,15 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     throw err;
   }
 
+  const engine = await DetectionEngine.open({
+    modelsDir: config.modelsDir,
+    providers: [...config.onnx.providers],
+    intraOpThreads: config.onnx.intraOpThreads,
+    interOpThreads: config.onnx.interOpThreads,
+    ...(config.onnx.defaultModel ? { defaultModel: config.onnx.defaultModel } : {}),
+    logger,
+  });
+
   const loginLimits = {
     perAccount: new RateLimiter(config.loginLimit.perAccount, config.loginLimit.windowMs),
     perAddress: new RateLimiter(config.loginLimit.perAddress, config.loginLimit.windowMs),
@@ -72,13 +84,18 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   const deps: AppDeps = {
     config,
     db,
+    engine,
     logger,
     loginLimits,
     health: {
       db: () => checked(async () => ({ ok: await database.ping(), kind: database.kind })),
       queue: () => checked(() => checkQueue(config, database)),
-      ffmpeg: async () => ({ ok: true, path: null, version: null }), // INTEGRATE: media/ffmpeg
-      onnx: async () => ({ ok: true, providers: {} }),
+      ffmpeg: () =>
+        checked(async () => {
+          const f = await resolveFfmpeg({ envPath: config.ffmpegPath });
+          return { ok: true, path: f.path, version: f.version, source: f.source };
+        }),
+      onnx: async () => ({ ok: true, requested: config.onnx.providers, providers: engine.providers() }),
     },
   };
 
@@ -87,6 +104,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   router.add(
     ...accountRoutes(deps),
     ...tokenRoutes(deps),
+    ...modelRoutes(deps),
     ...systemRoutes(deps, {
       publicDir: path.join(ROOT, 'public'),
       version: VERSION,
@@ -106,9 +124,20 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   try {
     port = await server.listen();
   } catch (err) {
+    await engine.close();
     await database.close();
     throw err;
   }
+  // Load and warm every model in the background, so the first frame does not pay for it and /health shows
+  // the execution provider each one got.
+  void Promise.all(
+    (config.onnx.preload ? engine.list() : []).map((m) =>
+      engine.get(m.name).then(
+        (d) => logger.info({ model: m.name, provider: d.provider }, 'model ready'),
+        (err: unknown) => logger.error({ model: m.name, err }, 'model failed to load'),
+      ),
+    ),
+  );
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   logger.info({ port, host: config.host }, `Lookout ${VERSION} listening on http://${host}:${port}`);
 
@@ -124,6 +153,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
         await server.close(config.shutdownGraceMs);
         loginLimits.perAccount.close();
         loginLimits.perAddress.close();
+        await engine.close();
         await database.close();
         logger.info('stopped');
       })()),

@@ -47,6 +47,16 @@ export interface Config {
   readonly modelsDir: string;
   /** ffmpeg binary override (FFMPEG_PATH); otherwise a system ffmpeg, then the bundled one. */
   readonly ffmpegPath: string | undefined;
+  /** ONNX Runtime: execution providers in order (ORT_PROVIDERS, default cuda,cpu), threads (0 = ORT's choice). */
+  readonly onnx: {
+    readonly providers: readonly string[];
+    readonly intraOpThreads: number;
+    readonly interOpThreads: number;
+    /** Model used when a request names none (DEFAULT_MODEL; default: the manifest marked default). */
+    readonly defaultModel: string | undefined;
+    /** Load and warm every model at start (PRELOAD_MODELS, default true) instead of on first use. */
+    readonly preload: boolean;
+  };
 }
 
 export class ConfigError extends Error {
@@ -101,6 +111,20 @@ function url(env: Env, name: string, protocols: readonly string[]): string | und
   return raw;
 }
 
+const KNOWN_PROVIDERS = ['cuda', 'tensorrt', 'cpu'];
+
+function providers(env: Env): string[] {
+  const list = (read(env, 'ORT_PROVIDERS') ?? 'cuda,cpu')
+    .split(',')
+    .map((p) => p.trim().toLowerCase())
+    .filter(Boolean);
+  const bad = list.find((p) => !KNOWN_PROVIDERS.includes(p));
+  if (bad !== undefined || list.length === 0) {
+    throw new ConfigError(`ORT_PROVIDERS must list some of ${KNOWN_PROVIDERS.join(', ')} (comma separated), got "${bad ?? ''}".`);
+  }
+  return list;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
@@ -153,6 +177,13 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     modelsDir: path.resolve(cwd, read(env, 'MODELS_DIR') ?? './models'),
     ffmpegPath: read(env, 'FFMPEG_PATH'),
+    onnx: {
+      providers: providers(env),
+      intraOpThreads: int(env, 'ORT_INTRA_OP_THREADS', 0, 0, 256),
+      interOpThreads: int(env, 'ORT_INTER_OP_THREADS', 0, 0, 256),
+      defaultModel: read(env, 'DEFAULT_MODEL'),
+      preload: bool(env, 'PRELOAD_MODELS', true),
+    },
   };
   return Object.freeze(config);
 }

@@ -1,6 +1,7 @@
 import type { RateLimiter } from '../accounts/rate-limit.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/schema.js';
+import type { DetectionEngine } from '../inference/index.js';
 import type { Logger } from '../log.js';
 
 /** What a dependency reports to /api/v1/health. */
@@ -13,6 +14,7 @@ export interface HealthCheck {
 export interface AppDeps {
   readonly config: Config;
   readonly db: Db;
+  readonly engine: DetectionEngine;
   readonly logger: Logger;
   readonly loginLimits: { readonly perAccount: RateLimiter; readonly perAddress: RateLimiter };
   readonly health: {

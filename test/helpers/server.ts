@@ -26,6 +26,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     DATA_DIR: dataDir,
     DATABASE_URL: database.url,
     LOG_LEVEL: 'silent',
+    PRELOAD_MODELS: 'false', // most tests need no model; the ones that do ask for it
     ...env,
   });
   const app = await startApp(config, createLogger(process.env['TEST_LOG_LEVEL'] ?? 'silent'));

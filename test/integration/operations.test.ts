@@ -3,7 +3,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let s: TestServer;
 beforeAll(async () => {
-  s = await startTestServer();
+  s = await startTestServer({ PRELOAD_MODELS: 'true', ORT_PROVIDERS: 'cuda,cpu' });
 });
 afterAll(async () => s?.close());
 
@@ -15,8 +15,35 @@ describe('operations endpoints', () => {
     expect(h['status']).toBe('ok');
     expect(h['db']).toMatchObject({ ok: true, kind: 'external' }); // tests hand the server a DATABASE_URL
     expect(h['queue']).toMatchObject({ ok: true, backend: 'postgres' });
-    expect(h).toHaveProperty('ffmpeg');
+    const ffmpeg = h['ffmpeg']!;
+    expect(ffmpeg['ok']).toBe(true);
+    expect(ffmpeg['path']).toMatch(/ffmpeg/);
+    expect(ffmpeg['version']).toMatch(/^\S+$/);
     expect(h).toHaveProperty('onnx.providers');
+  });
+
+  it('GET /api/v1/models lists the bundled models with exactly one default', async () => {
+    const r = await s.call('GET', '/api/v1/models');
+    expect(r.status).toBe(200);
+    const { models } = (await r.json()) as { models: { name: string; family: string; inputSize: number[]; labels: string[]; default: boolean }[] };
+    const byName = new Map(models.map((m) => [m.name, m]));
+    expect(byName.get('blazeface')).toMatchObject({ family: 'blazeface', inputSize: [256, 256], labels: ['face'] });
+    expect(byName.get('nanodet')).toMatchObject({ family: 'nanodet', inputSize: [416, 416] });
+    expect(byName.get('nanodet')!.labels).toHaveLength(80);
+    expect(byName.get('nanodet')!.labels).toContain('person');
+    expect(models.filter((m) => m.default)).toHaveLength(1);
+  });
+
+  it('health shows the execution provider each loaded model got (CPU here, after a CUDA request)', async () => {
+    // The server warms every model in the background at start; wait for it.
+    let onnx: { requested: string[]; providers: Record<string, string[]> } | undefined;
+    for (let i = 0; i < 100; i++) {
+      onnx = ((await (await s.call('GET', '/api/v1/health')).json()) as { onnx: typeof onnx }).onnx;
+      if (onnx && Object.keys(onnx.providers).length >= 2) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(onnx!.requested).toEqual(['cuda', 'cpu']);
+    expect(onnx!.providers).toMatchObject({ blazeface: ['cpu'], nanodet: ['cpu'] });
   });
 
   it('health is 503 when the queue backend is down', async () => {

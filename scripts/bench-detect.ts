@@ -1,0 +1,126 @@
+/**
+ * `npm run bench:detect [-- --iterations 200 --threads 0 --models blazeface,nanodet --providers cpu]`
+ *
+ * Per model, on one photo (test/fixtures/coffee.jpg), interleaving on each iteration:
+ * - raw: `session.run` alone, on an input tensor already filled;
+ * - frame: `detectFrame` on a 640x480 RGB24 frame (resample + normalise, infer, decode + NMS);
+ * - frame@model: `detectFrame` on the frame already scaled to the model's letterbox (what the live
+ *   ffmpeg decoder hands over when told the model's size): normalise only;
+ * - jpeg: `detectImage` on the 640x480 picture as JPEG bytes (+ sharp decode).
+ * Prints median / p95 of each, pre+post (preprocess + postprocess) as a share of raw inference, and
+ * the whole call's overhead over raw inference; writes the figures to bench/results/detect-<time>.json.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import sharp, { type Sharp } from 'sharp';
+import { OnnxDetector } from '../src/inference/detector.js';
+import { DetectionEngine, type DetectResult, type RgbFrame } from '../src/inference/index.js';
+import { computeLetterbox } from '../src/inference/letterbox.js';
+
+/** The repository root (works from scripts/ and dist/scripts/). */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+interface Stats {
+  median: number;
+  p95: number;
+  mean: number;
+}
+function stats(xs: number[]): Stats {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number): number => s[Math.min(s.length - 1, Math.round(q * (s.length - 1)))] ?? NaN;
+  const r = (v: number): number => Math.round(v * 1000) / 1000;
+  return { median: r(at(0.5)), p95: r(at(0.95)), mean: r(s.reduce((a, b) => a + b, 0) / s.length) };
+}
+const pct = (part: number, whole: number): number => Math.round((part / whole) * 1000) / 10;
+
+async function rawFrame(img: Sharp, width: number, height: number): Promise<RgbFrame> {
+  const { data, info } = await img.clone().resize(width, height, { fit: 'fill' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+}
+
+const root = repoRoot();
+const { values } = parseArgs({
+  options: {
+    iterations: { type: 'string', default: '200' },
+    threads: { type: 'string', default: '0' },
+    models: { type: 'string', default: 'blazeface,nanodet' },
+    providers: { type: 'string', default: 'cpu' },
+  },
+});
+const iterations = Number(values.iterations);
+const threads = Number(values.threads);
+
+const photo = sharp(await readFile(join(root, 'test/fixtures/coffee.jpg')));
+const frame = await rawFrame(photo, 640, 480);
+const jpeg = new Uint8Array(await sharp(frame.data, { raw: { width: 640, height: 480, channels: 3 } }).jpeg({ quality: 85 }).toBuffer());
+
+const engine = await DetectionEngine.open({ modelsDir: join(root, 'models'), providers: values.providers.split(','), intraOpThreads: threads, interOpThreads: 1 });
+const results: Record<string, unknown> = {};
+try {
+  for (const name of values.models.split(',')) {
+    const d = await engine.get(name);
+    if (!(d instanceof OnnxDetector)) throw new Error('unexpected detector type');
+    const [w, h] = d.model.inputSize;
+    const lb = computeLetterbox(640, 480, w, h);
+    const small = await rawFrame(photo, lb.innerW, lb.innerH);
+    const paths = { frame: () => d.detectFrame(frame), 'frame@model': () => d.detectFrame(small), jpeg: () => d.detectImage(jpeg) };
+    const samples: Record<string, { whole: number[]; prePost: number[]; pre: number[]; post: number[]; decode: number[]; infer: number[] }> = {};
+    for (const k of Object.keys(paths)) samples[k] = { whole: [], prePost: [], pre: [], post: [], decode: [], infer: [] };
+    const raw: number[] = [];
+    for (let i = -20; i < iterations; i++) {
+      await d.detectFrame(frame); // leaves a real input in the tensor for the raw run
+      let t = performance.now();
+      await d.runRaw();
+      const r = performance.now() - t;
+      if (i >= 0) raw.push(r);
+      for (const [k, run] of Object.entries(paths)) {
+        t = performance.now();
+        const res: DetectResult = await run();
+        const whole = performance.now() - t;
+        const s = samples[k];
+        if (i < 0 || !s) continue;
+        s.whole.push(whole);
+        s.prePost.push(res.timings.preprocessMs + res.timings.postprocessMs);
+        s.pre.push(res.timings.preprocessMs);
+        s.post.push(res.timings.postprocessMs);
+        s.decode.push(res.timings.decodeMs);
+        s.infer.push(res.timings.inferMs);
+      }
+    }
+    const R = stats(raw);
+    const perPath: Record<string, unknown> = {};
+    console.log(`${name} (${d.provider}, input ${w}x${h}): raw session.run median ${R.median.toFixed(2)} ms, p95 ${R.p95.toFixed(2)} ms`);
+    for (const [k, s] of Object.entries(samples)) {
+      const W = stats(s.whole);
+      const P = stats(s.prePost);
+      const D = stats(s.decode);
+      const I = stats(s.infer);
+      perPath[k] = { wholeMs: W, prePostMs: P, preprocessMs: stats(s.pre), postprocessMs: stats(s.post), decodeMs: D, inferInCallMs: I, prePostPctOfRaw: pct(P.median, R.median), wholeOverRawPct: pct(W.median - R.median, R.median) };
+      console.log(
+        `  ${k.padEnd(12)} whole median ${W.median.toFixed(2)} ms, p95 ${W.p95.toFixed(2)} ms | pre+post ${P.median.toFixed(2)} ms (${stats(s.pre).median.toFixed(2)} + ${stats(s.post).median.toFixed(2)}) = ${pct(P.median, R.median)}% of raw` +
+          ` | whole vs raw +${pct(W.median - R.median, R.median)}%${D.median > 0 ? ` (decode ${D.median.toFixed(2)} ms)` : ''}`,
+      );
+    }
+    results[name] = { provider: d.provider, inputSize: d.model.inputSize, rawRunMs: R, paths: perPath, frameAtModelSize: `${small.width}x${small.height}` };
+  }
+} finally {
+  await engine.close();
+}
+const out = {
+  date: new Date().toISOString(),
+  machine: { cpus: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
+  settings: { iterations, intraOpThreads: threads, providers: values.providers, frame: '640x480 RGB24', jpeg: `640x480 JPEG q85, ${jpeg.byteLength} bytes` },
+  results,
+};
+await mkdir(join(root, 'bench/results'), { recursive: true });
+const file = join(root, 'bench/results', `detect-${out.date.replace(/[:.]/g, '-')}.json`);
+await writeFile(file, JSON.stringify(out, null, 2) + '\n');
+console.log(`written ${file}`);

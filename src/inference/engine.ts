@@ -1,0 +1,139 @@
+/**
+ * The model registry: reads the manifests in the models folder at open, loads a model's session on
+ * first use (once; concurrent callers share the promise), and closes them all at the end.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AppError } from '../errors.js';
+import { modelInfo, OnnxDetector } from './detector.js';
+import { parseManifest, type ModelManifest } from './manifest.js';
+import type { Detector, EngineOptions, ModelInfo } from './types.js';
+
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** Reads every `*.json` manifest of `dir`; bad or duplicate ones, or ones whose .onnx is missing, are logged and skipped. */
+export async function readManifests(dir: string, logger?: EngineOptions['logger']): Promise<ModelManifest[]> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
+  } catch (e) {
+    logger?.warn({ dir, err: e instanceof Error ? e.message : String(e) }, 'Models folder is not readable');
+    return [];
+  }
+  const out: ModelManifest[] = [];
+  for (const f of names) {
+    try {
+      const m = parseManifest(JSON.parse(await readFile(join(dir, f), 'utf8')) as unknown, f);
+      if (out.some((o) => o.name === m.name)) throw new Error(`duplicate model name "${m.name}"`);
+      const file = join(dir, m.file);
+      const st = await stat(file).catch(() => undefined);
+      if (!st?.isFile()) throw new Error(`${m.file} is missing (run \`npm run models:setup\`)`);
+      out.push(m);
+    } catch (e) {
+      logger?.warn({ manifest: f, err: e instanceof Error ? e.message : String(e) }, 'Skipping model manifest');
+    }
+  }
+  return out;
+}
+
+export class DetectionEngine {
+  readonly #opts: EngineOptions;
+  readonly #manifests: Map<string, ModelManifest>;
+  readonly #default: string | undefined;
+  readonly #loading = new Map<string, Promise<OnnxDetector>>();
+  readonly #loaded = new Map<string, OnnxDetector>();
+  #closed = false;
+
+  private constructor(opts: EngineOptions, manifests: ModelManifest[]) {
+    this.#opts = opts;
+    this.#manifests = new Map(manifests.map((m) => [m.name, m]));
+    const wanted = opts.defaultModel;
+    if (wanted && !this.#manifests.has(wanted)) {
+      opts.logger?.warn({ defaultModel: wanted, available: [...this.#manifests.keys()] }, 'Configured default model is not available');
+    }
+    this.#default =
+      (wanted && this.#manifests.has(wanted) ? wanted : undefined) ?? manifests.find((m) => m.default)?.name ?? manifests[0]?.name;
+  }
+
+  static async open(opts: EngineOptions): Promise<DetectionEngine> {
+    const manifests = await readManifests(opts.modelsDir, opts.logger);
+    opts.logger?.info({ modelsDir: opts.modelsDir, models: manifests.map((m) => m.name) }, 'Detection models found');
+    return new DetectionEngine(opts, manifests);
+  }
+
+  list(): ModelInfo[] {
+    return [...this.#manifests.values()].map((m) => modelInfo(m, m.name === this.#default));
+  }
+
+  /** The default model's name; throws NOT_FOUND when there is no model at all. */
+  defaultModel(): string {
+    if (!this.#default) throw new AppError('NOT_FOUND', `No detection model is installed in ${this.#opts.modelsDir} (run \`npm run models:setup\`).`);
+    return this.#default;
+  }
+
+  async get(name?: string): Promise<Detector> {
+    return this.#detector(name);
+  }
+
+  async #detector(name?: string): Promise<OnnxDetector> {
+    if (this.#closed) throw new AppError('UNAVAILABLE', 'The detection engine is closed.');
+    const key = name ?? this.defaultModel();
+    const m = this.#manifests.get(key);
+    if (!m) {
+      const available = [...this.#manifests.keys()];
+      throw new AppError('NOT_FOUND', `Unknown model "${key}". Available: ${available.length ? available.join(', ') : '(none)'}.`);
+    }
+    let p = this.#loading.get(key);
+    if (!p) {
+      p = this.#load(m);
+      this.#loading.set(key, p);
+      p.catch(() => this.#loading.delete(key));
+    }
+    return p;
+  }
+
+  async #load(m: ModelManifest): Promise<OnnxDetector> {
+    const path = join(this.#opts.modelsDir, m.file);
+    if (m.sha256) {
+      const actual = await sha256File(path);
+      if (actual !== m.sha256) throw new AppError('UNAVAILABLE', `Model file ${m.file} does not match its manifest's sha256 (run \`npm run models:setup\`).`);
+    }
+    const started = performance.now();
+    const d = await OnnxDetector.load(m, path, modelInfo(m, m.name === this.#default), {
+      providers: this.#opts.providers,
+      intraOpThreads: this.#opts.intraOpThreads,
+      interOpThreads: this.#opts.interOpThreads,
+      ...(this.#opts.logger ? { logger: this.#opts.logger } : {}),
+    });
+    if (this.#closed) {
+      await d.close();
+      throw new AppError('UNAVAILABLE', 'The detection engine is closed.');
+    }
+    this.#loaded.set(m.name, d);
+    this.#opts.logger?.info({ model: m.name, provider: d.provider, loadMs: Math.round(performance.now() - started) }, 'Detection model loaded');
+    return d;
+  }
+
+  /** Active execution providers of the loaded models, e.g. { nanodet: ['cpu'] }. */
+  providers(): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const [name, d] of this.#loaded) out[name] = [d.provider];
+    return out;
+  }
+
+  /** Closes every loaded session; safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const pending = [...this.#loading.values()].map((p) => p.then((d) => d.close(), () => undefined));
+    await Promise.all(pending);
+    this.#loaded.clear();
+    this.#loading.clear();
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * onnxruntime sessions: execution providers tried in the configured order ('cuda', 'tensorrt',
+ * 'webgpu', 'cpu', ...), CPU as the last resort. A provider whose library is missing makes session
+ * creation throw; that is caught, logged as a warning, and the next one is tried.
+ */
+import * as ort from 'onnxruntime-node';
+import type { Logger } from './types.js';
+
+export interface SessionOptions {
+  providers: readonly string[];
+  intraOpThreads: number;
+  interOpThreads: number;
+  logger?: Logger;
+  model?: string;
+}
+
+export interface OpenedSession {
+  session: ort.InferenceSession;
+  provider: string;
+}
+
+/** The order to try: the configured providers (lower-cased, de-duplicated), then 'cpu'. */
+export function providerOrder(providers: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const p of [...providers, 'cpu']) {
+    const name = p.trim().toLowerCase();
+    if (name && !out.includes(name)) out.push(name);
+  }
+  return out;
+}
+
+export async function openSession(modelPath: string, opts: SessionOptions): Promise<OpenedSession> {
+  const errors: string[] = [];
+  for (const provider of providerOrder(opts.providers)) {
+    const so: ort.InferenceSession.SessionOptions = {
+      executionProviders: [provider],
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      logSeverityLevel: 3,
+    };
+    if (opts.intraOpThreads > 0) so.intraOpNumThreads = opts.intraOpThreads;
+    if (opts.interOpThreads > 0) so.interOpNumThreads = opts.interOpThreads;
+    try {
+      const session = await ort.InferenceSession.create(modelPath, so);
+      if (errors.length > 0) opts.logger?.warn({ model: opts.model, provider, failed: errors }, `Using execution provider ${provider} for ${opts.model ?? modelPath}`);
+      return { session, provider };
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      errors.push(`${provider}: ${message}`);
+      opts.logger?.warn({ model: opts.model, provider, err: message }, `Execution provider ${provider} unavailable, trying the next one`);
+    }
+  }
+  throw new Error(`Could not create an onnxruntime session for ${modelPath}: ${errors.join('; ')}`);
+}
