@@ -2,9 +2,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DetectionEngine, type Detection } from '../../../src/inference/index.js';
-import { ensureModels, FIXTURES, MODELS_DIR } from '../../helpers/onnx-setup.js';
+import { describe, expect, it } from 'vitest';
+import type { Detection } from '../../../src/inference/index.js';
+import { ensureModels, FIXTURES, MODELS_DIR, useEngine } from '../../helpers/onnx-setup.js';
 
 const iou = (a: readonly number[], b: readonly number[]): number => {
   const [ax1 = 0, ay1 = 0, ax2 = 0, ay2 = 0] = a;
@@ -17,29 +17,25 @@ const iou = (a: readonly number[], b: readonly number[]): number => {
 const fixture = (name: string): Promise<Uint8Array> => readFile(join(FIXTURES, name)).then((b) => new Uint8Array(b));
 const labels = (objects: Detection[]): string[] => objects.map((o) => o.label);
 
-let engine: DetectionEngine;
-beforeAll(async () => {
+const engine = useEngine(async () => {
   await ensureModels();
-  engine = await DetectionEngine.open({ modelsDir: MODELS_DIR, providers: ['cpu'], intraOpThreads: 0, interOpThreads: 1 });
-}, 120_000);
-afterAll(async () => {
-  await engine.close();
+  return MODELS_DIR;
 });
 
 describe('bundled models', () => {
   it('lists blazeface and nanodet, nanodet being the default', () => {
-    const list = engine.list();
+    const list = engine().list();
     expect(list.map((m) => m.name).sort()).toEqual(['blazeface', 'nanodet']);
     expect(list.find((m) => m.name === 'blazeface')).toEqual({ name: 'blazeface', family: 'blazeface', inputSize: [256, 256], labels: ['face'], default: false });
     expect(list.find((m) => m.name === 'nanodet')).toMatchObject({ family: 'nanodet', inputSize: [416, 416], default: true });
     expect(list.find((m) => m.name === 'nanodet')?.labels).toHaveLength(80);
-    expect(engine.defaultModel()).toBe('nanodet');
+    expect(engine().defaultModel()).toBe('nanodet');
   });
 });
 
 describe('blazeface', () => {
   it("finds the astronaut's face (IoU >= 0.5 with the hand-checked box)", async () => {
-    const d = await engine.get('blazeface');
+    const d = await engine().get('blazeface');
     const r = await d.detectImage(await fixture('astronaut.jpg'));
     expect(r).toMatchObject({ width: 512, height: 512 });
     expect(r.objects).toHaveLength(1);
@@ -51,7 +47,7 @@ describe('blazeface', () => {
   });
 
   it('finds no face on a photo without people (rocket)', async () => {
-    const d = await engine.get('blazeface');
+    const d = await engine().get('blazeface');
     const r = await d.detectImage(await fixture('rocket.jpg'));
     expect(r).toMatchObject({ width: 640, height: 427, objects: [] });
   });
@@ -59,7 +55,7 @@ describe('blazeface', () => {
 
 describe('nanodet', () => {
   it('finds the cat on chelsea, covering most of the photo', async () => {
-    const d = await engine.get('nanodet');
+    const d = await engine().get('nanodet');
     const r = await d.detectImage(await fixture('chelsea.jpg'));
     expect(r.objects[0]?.label).toBe('cat');
     const [x1 = 0, y1 = 0, x2 = 0, y2 = 0] = r.objects[0]?.box ?? [];
@@ -67,7 +63,7 @@ describe('nanodet', () => {
   });
 
   it('finds the cup on coffee, around the cup', async () => {
-    const d = await engine.get('nanodet');
+    const d = await engine().get('nanodet');
     const r = await d.detectImage(await fixture('coffee.jpg'));
     const cup = r.objects.find((o) => o.label === 'cup');
     expect(labels(r.objects)).toContain('cup');
@@ -76,7 +72,7 @@ describe('nanodet', () => {
   });
 
   it('finds the person on astronaut', async () => {
-    const d = await engine.get('nanodet');
+    const d = await engine().get('nanodet');
     const r = await d.detectImage(await fixture('astronaut.jpg'));
     expect(r.objects[0]).toMatchObject({ label: 'person', classId: 0 });
   });
@@ -84,7 +80,7 @@ describe('nanodet', () => {
   it('gives the same answer for a raw RGB24 frame as for the encoded image', async () => {
     const bytes = await fixture('chelsea.jpg');
     const { data, info } = await sharp(bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    const d = await engine.get('nanodet');
+    const d = await engine().get('nanodet');
     const fromFrame = await d.detectFrame({ data: new Uint8Array(data), width: info.width, height: info.height });
     const fromImage = await d.detectImage(bytes);
     expect(fromFrame.objects).toEqual(fromImage.objects);
@@ -94,7 +90,7 @@ describe('nanodet', () => {
 
   it('detects a frame in its own pixels after a different-size frame (tables rebuilt)', async () => {
     const bytes = await fixture('chelsea.jpg');
-    const d = await engine.get('nanodet');
+    const d = await engine().get('nanodet');
     const big = await sharp(bytes).resize(902, 600).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     const r = await d.detectFrame({ data: new Uint8Array(big.data), width: big.info.width, height: big.info.height });
     expect(r).toMatchObject({ width: 902, height: 600 });

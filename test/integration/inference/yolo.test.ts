@@ -3,9 +3,9 @@
  * Ultralytics layout, so the exact boxes after NMS and letterbox reversal are known.
  */
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DetectionEngine } from '../../../src/inference/index.js';
+import { describe, expect, it } from 'vitest';
 import { constantOutputModel, writeModel, yoloOutput, type YoloBox } from '../../helpers/onnx-models.js';
+import { useEngine } from '../../helpers/onnx-setup.js';
 
 const LABELS = ['cat', 'dog', 'bird'];
 // In 640x640 input pixels; a 1280x720 source is letterboxed at scale 0.5 with 140 px bars above and below.
@@ -23,8 +23,7 @@ const EXPECTED = [
 ];
 const frame = { data: new Uint8Array(1280 * 720 * 3), width: 1280, height: 720 };
 
-let engine: DetectionEngine;
-beforeAll(async () => {
+const engine = useEngine(async () => {
   const manifest = { family: 'yolo', inputSize: [640, 640], labels: LABELS, normalisation: { std: [255, 255, 255] }, scoreThreshold: 0.25, overlapThreshold: 0.45 };
   const v8 = yoloOutput('v8', BOXES, 3);
   const v5boxes = [...BOXES, { cx: 50, cy: 300, w: 10, h: 10, scores: [0.9, 0, 0], objectness: 0.2 }];
@@ -32,15 +31,12 @@ beforeAll(async () => {
   const dir = await writeModel('yolov8-test', constantOutputModel({ inputDims: [1, 3, 640, 640], outputDims: v8.dims, output: v8.data }), manifest);
   await writeModel('yolo11-test', constantOutputModel({ inputDims: [1, 3, 640, 640], outputDims: v8.dims, output: v8.data }), { ...manifest, yolo: { version: 'v11' } }, dir);
   await writeModel('yolov5-test', constantOutputModel({ inputDims: [1, 3, 640, 640], outputDims: v5.dims, output: v5.data }), manifest, dir);
-  engine = await DetectionEngine.open({ modelsDir: dir, providers: ['cpu'], intraOpThreads: 1, interOpThreads: 1 });
-}, 60_000);
-afterAll(async () => {
-  await engine.close();
-});
+  return dir;
+}, { intraOpThreads: 1 });
 
 describe('YOLO layouts', () => {
   it('serves every dropped-in model', () => {
-    expect(engine.list().map((m) => [m.name, m.family, m.labels.length])).toEqual([
+    expect(engine().list().map((m) => [m.name, m.family, m.labels.length])).toEqual([
       ['yolo11-test', 'yolo', 3],
       ['yolov5-test', 'yolo', 3],
       ['yolov8-test', 'yolo', 3],
@@ -48,21 +44,21 @@ describe('YOLO layouts', () => {
   });
 
   it.each(['yolov8-test', 'yolo11-test'])('%s: [1, 4 + C, N] gives the exact boxes in source pixels', async (name) => {
-    const d = await engine.get(name);
+    const d = await engine().get(name);
     const r = await d.detectFrame(frame);
     expect(r).toMatchObject({ width: 1280, height: 720 });
     expect(r.objects).toEqual(EXPECTED);
   });
 
   it('yolov5: [1, N, 5 + C] multiplies objectness and class score', async () => {
-    const d = await engine.get('yolov5-test');
+    const d = await engine().get('yolov5-test');
     const r = await d.detectFrame(frame);
     expect(r.objects).toEqual(EXPECTED);
   });
 
   it('the same boxes come back for an encoded PNG of the same size', async () => {
     const png = await sharp(frame.data, { raw: { width: 1280, height: 720, channels: 3 } }).png().toBuffer();
-    const d = await engine.get('yolov8-test');
+    const d = await engine().get('yolov8-test');
     const r = await d.detectImage(new Uint8Array(png));
     expect(r.objects).toEqual(EXPECTED);
     expect(r.timings.decodeMs).toBeGreaterThan(0);
@@ -70,7 +66,7 @@ describe('YOLO layouts', () => {
 
   it('a portrait source maps back through vertical bars; a box wholly in a bar is dropped', async () => {
     // 360x640 -> scale 1, bars of 140 px left and right; the bird (x 550-650) lies in the right bar
-    const d = await engine.get('yolov8-test');
+    const d = await engine().get('yolov8-test');
     const r = await d.detectFrame({ data: new Uint8Array(360 * 640 * 3), width: 360, height: 640 });
     expect(r.objects).toEqual([
       { label: 'cat', classId: 0, score: 0.9, box: [130, 295, 230, 345] },

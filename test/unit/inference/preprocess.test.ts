@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { createPreprocessor } from '../../../src/inference/preprocess.js';
+import type { Normalisation } from '../../../src/inference/manifest.js';
+import { createPreprocessor, type PreprocessSpec } from '../../../src/inference/preprocess.js';
+
+/** A preprocessor spec: identity normalisation, RGB, NCHW, letterbox, pad 0, unless overridden. */
+const spec = (
+  inputSize: [number, number],
+  over: Partial<Omit<PreprocessSpec, 'inputSize' | 'normalisation'>> & { normalisation?: Partial<Normalisation> } = {},
+): PreprocessSpec => ({
+  inputSize,
+  resize: over.resize ?? 'letterbox',
+  padValue: over.padValue ?? 0,
+  normalisation: { mean: [0, 0, 0], std: [1, 1, 1], channelOrder: 'RGB', layout: 'NCHW', ...over.normalisation },
+});
 
 const frame = (w: number, h: number, rgb: (x: number, y: number) => [number, number, number]): { data: Uint8Array; width: number; height: number } => {
   const data = new Uint8Array(w * h * 3);
@@ -9,12 +21,7 @@ const frame = (w: number, h: number, rgb: (x: number, y: number) => [number, num
 
 describe('createPreprocessor', () => {
   it('copies a same-size frame, normalises, and writes NCHW in the model channel order (BGR)', () => {
-    const p = createPreprocessor({
-      inputSize: [2, 2],
-      normalisation: { mean: [10, 20, 30], std: [2, 4, 5], channelOrder: 'BGR', layout: 'NCHW' },
-      resize: 'letterbox',
-      padValue: 0,
-    });
+    const p = createPreprocessor(spec([2, 2], { normalisation: { mean: [10, 20, 30], std: [2, 4, 5], channelOrder: 'BGR' } }));
     const lb = p.run(frame(2, 2, (x, y) => [100 + x, 150 + y, 200]));
     expect(lb).toMatchObject({ padX: 0, padY: 0, innerW: 2, innerH: 2 });
     expect(p.dims).toEqual([1, 3, 2, 2]);
@@ -27,12 +34,7 @@ describe('createPreprocessor', () => {
   });
 
   it('letterboxes with the pad value and upsamples bilinearly (NHWC, RGB)', () => {
-    const p = createPreprocessor({
-      inputSize: [4, 4],
-      normalisation: { mean: [0, 0, 0], std: [1, 1, 1], channelOrder: 'RGB', layout: 'NHWC' },
-      resize: 'letterbox',
-      padValue: 7,
-    });
+    const p = createPreprocessor(spec([4, 4], { padValue: 7, normalisation: { layout: 'NHWC' } }));
     // 2x1 source (0 | 200) -> x2 -> inner 4x2 at rows 1-2, bars on rows 0 and 3
     const lb = p.run(frame(2, 1, (x) => (x === 0 ? [0, 0, 0] : [200, 200, 200])));
     expect(lb).toMatchObject({ padX: 0, padY: 1, innerW: 4, innerH: 2 });
@@ -44,12 +46,7 @@ describe('createPreprocessor', () => {
   });
 
   it('a frame already at the inner size is copied as is into the letterbox (fast path)', () => {
-    const p = createPreprocessor({
-      inputSize: [4, 4],
-      normalisation: { mean: [0, 0, 0], std: [1, 1, 1], channelOrder: 'RGB', layout: 'NHWC' },
-      resize: 'letterbox',
-      padValue: 7,
-    });
+    const p = createPreprocessor(spec([4, 4], { padValue: 7, normalisation: { layout: 'NHWC' } }));
     const lb = p.run(frame(4, 2, (x, y) => [x * 10 + y, 100 + x, 200 - y]));
     expect(lb).toMatchObject({ padX: 0, padY: 1, innerW: 4, innerH: 2, scaleX: 1, scaleY: 1 });
     const at = (x: number, y: number): number[] => Array.from(p.input.subarray((y * 4 + x) * 3, (y * 4 + x) * 3 + 3));
@@ -59,19 +56,14 @@ describe('createPreprocessor', () => {
   });
 
   it('downsamples by averaging the two nearest source pixels at half-pixel centres', () => {
-    const p = createPreprocessor({
-      inputSize: [2, 1],
-      normalisation: { mean: [0, 0, 0], std: [1, 1, 1], channelOrder: 'RGB', layout: 'NCHW' },
-      resize: 'stretch',
-      padValue: 0,
-    });
+    const p = createPreprocessor(spec([2, 1], { resize: 'stretch' }));
     p.run(frame(4, 1, (x) => [x * 10, 0, 0]));
     // destination x=0 samples source x=0.5 -> 5; x=1 samples 2.5 -> 25
     expect(Array.from(p.input.subarray(0, 2))).toEqual([5, 25]);
   });
 
   it('rewrites the bars when the source size changes', () => {
-    const p = createPreprocessor({ inputSize: [2, 2], normalisation: { mean: [0, 0, 0], std: [1, 1, 1], channelOrder: 'RGB', layout: 'NCHW' }, resize: 'letterbox', padValue: 1 });
+    const p = createPreprocessor(spec([2, 2], { padValue: 1 }));
     p.run(frame(2, 1, () => [9, 9, 9]));
     expect(Array.from(p.input.subarray(0, 4))).toEqual([9, 9, 1, 1]);
     p.run(frame(2, 2, () => [5, 5, 5]));
