@@ -22,6 +22,11 @@ import { checkQueue } from './queue/health.js';
 import { modelRoutes } from './http/routes/models.js';
 import { DetectionEngine } from './inference/index.js';
 import { resolveFfmpeg } from './media/ffmpeg.js';
+import { liveRoutes } from './http/routes/live.js';
+import { LiveManager } from './live/manager.js';
+import { toTokens } from './tokens/amount.js';
+import { onBalanceChange } from './tokens/ledger.js';
+import { userTopic, WsHub } from './ws/hub.js';
 
 /** The repository root, found from this file whether it runs from src/ (tsx) or dist/src/ (built). */
 export const ROOT = (() => {
@@ -70,6 +75,17 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     logger,
   });
 
+  // The hub needs the live manager and the manager publishes through the hub: tie the knot with a ref.
+  const hubRef: { current?: WsHub } = {};
+  const live = new LiveManager({ config, db, engine, logger, publish: (id, event) => hubRef.current?.publishLive(id, event) });
+  try {
+    await live.init();
+  } catch (err) {
+    await engine.close();
+    await database.close();
+    throw err;
+  }
+
   const loginLimits = {
     perAccount: new RateLimiter(config.loginLimit.perAccount, config.loginLimit.windowMs),
     perAddress: new RateLimiter(config.loginLimit.perAddress, config.loginLimit.windowMs),
@@ -86,6 +102,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     db,
     engine,
     logger,
+    live,
     loginLimits,
     health: {
       db: () => checked(async () => ({ ok: await database.ping(), kind: database.kind })),
@@ -99,12 +116,14 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     },
   };
 
-  const router = new Router(createAuthenticator({ db, ...config }), logger);
+  const authenticator = createAuthenticator({ db, ...config });
+  const router = new Router(authenticator, logger);
   let openapi: Record<string, unknown> | undefined;
   router.add(
     ...accountRoutes(deps),
     ...tokenRoutes(deps),
     ...modelRoutes(deps),
+    ...liveRoutes(deps),
     ...systemRoutes(deps, {
       publicDir: path.join(ROOT, 'public'),
       version: VERSION,
@@ -120,10 +139,20 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     logger,
     handle: (req) => router.handle(req),
   });
+  const wsHub = new WsHub({
+    app: server.app,
+    authenticateUpgrade: (req) => authenticator.authenticateUpgrade(req),
+    live: () => live,
+    logger,
+    trustProxy: config.trustProxy,
+  });
+  hubRef.current = wsHub;
+  const stopBalanceEvents = onBalanceChange((userId, milli) => wsHub.publish(userTopic(userId), { type: 'balance', balance: toTokens(milli) }));
   let port: number;
   try {
     port = await server.listen();
   } catch (err) {
+    stopBalanceEvents();
     await engine.close();
     await database.close();
     throw err;
@@ -149,7 +178,10 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     deps,
     close: () =>
       (closing ??= (async () => {
-        logger.info({ inFlight: server.inFlight }, 'shutting down');
+        logger.info({ inFlight: server.inFlight, liveSessions: live.count }, 'shutting down');
+        await live.close(); // sessions end cleanly: recordings finalised, tokens settled, clients told
+        stopBalanceEvents();
+        wsHub.close();
         await server.close(config.shutdownGraceMs);
         loginLimits.perAccount.close();
         loginLimits.perAddress.close();

@@ -57,6 +57,30 @@ export interface Config {
     /** Load and warm every model at start (PRELOAD_MODELS, default true) instead of on first use. */
     readonly preload: boolean;
   };
+  /** Live WebRTC sessions. */
+  readonly live: {
+    /** Default per-frame latency budget (LIVE_BUDGET_MS, default 100); a session may ask for its own. */
+    readonly budgetMs: number;
+    /** A session with no RTP for this long ends as disconnected (LIVE_IDLE_TIMEOUT_S, default 10). */
+    readonly idleTimeoutS: number;
+    /** Concurrent sessions on this server (LIVE_MAX_SESSIONS, default 8) and per user (LIVE_MAX_SESSIONS_PER_USER, default 2). */
+    readonly maxSessions: number;
+    readonly maxSessionsPerUser: number;
+    /** Record sessions unless the client says otherwise (LIVE_RECORD, default true). */
+    readonly record: boolean;
+    /** STUN/TURN servers given to clients and used by the server (LIVE_ICE_SERVERS, LIVE_TURN_USERNAME, LIVE_TURN_CREDENTIAL). */
+    readonly iceServers: readonly IceServer[];
+    /** Public IPv4 address announced in answers for a server behind 1:1 NAT (LIVE_ANNOUNCED_ADDRESS). */
+    readonly announcedAddress: string | undefined;
+    /** UDP ports for ICE, e.g. 40000-40100 to open in a firewall (LIVE_PORT_RANGE; default: any). */
+    readonly portRange: readonly [number, number] | undefined;
+  };
+}
+
+export interface IceServer {
+  readonly urls: string;
+  readonly username?: string;
+  readonly credential?: string;
 }
 
 export class ConfigError extends Error {
@@ -125,6 +149,44 @@ function providers(env: Env): string[] {
   return list;
 }
 
+function iceServers(env: Env): IceServer[] {
+  const urls = (read(env, 'LIVE_ICE_SERVERS') ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+  const username = read(env, 'LIVE_TURN_USERNAME');
+  const credential = env['LIVE_TURN_CREDENTIAL'];
+  return urls.map((u) => {
+    if (!/^(stun|stuns|turn|turns):[^\s]+$/.test(u)) {
+      throw new ConfigError(`LIVE_ICE_SERVERS holds "${u}"; each entry must be a stun:, stuns:, turn: or turns: URL.`);
+    }
+    const isTurn = u.startsWith('turn');
+    if (isTurn && (username === undefined || !credential)) {
+      throw new ConfigError('A turn: server in LIVE_ICE_SERVERS needs LIVE_TURN_USERNAME and LIVE_TURN_CREDENTIAL.');
+    }
+    return isTurn ? { urls: u, username: username!, credential: credential! } : { urls: u };
+  });
+}
+
+function portRange(env: Env): [number, number] | undefined {
+  const raw = read(env, 'LIVE_PORT_RANGE');
+  if (raw === undefined) return undefined;
+  const m = /^(\d+)-(\d+)$/.exec(raw);
+  const lo = Number(m?.[1]);
+  const hi = Number(m?.[2]);
+  if (!m || lo < 1024 || hi > 65535 || hi <= lo) {
+    throw new ConfigError(`LIVE_PORT_RANGE must look like 40000-40100 (1024-65535, low < high), got "${raw}".`);
+  }
+  return [lo, hi];
+}
+
+function ipv4(env: Env, name: string): string | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  const parts = raw.split('.');
+  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) {
+    throw new ConfigError(`${name} must be an IPv4 address like 203.0.113.7, got "${raw}".`);
+  }
+  return raw;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
@@ -183,6 +245,16 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       interOpThreads: int(env, 'ORT_INTER_OP_THREADS', 0, 0, 256),
       defaultModel: read(env, 'DEFAULT_MODEL'),
       preload: bool(env, 'PRELOAD_MODELS', true),
+    },
+    live: {
+      budgetMs: int(env, 'LIVE_BUDGET_MS', 100, 5, 10_000),
+      idleTimeoutS: int(env, 'LIVE_IDLE_TIMEOUT_S', 10, 1, 3600),
+      maxSessions: int(env, 'LIVE_MAX_SESSIONS', 8, 1, 1000),
+      maxSessionsPerUser: int(env, 'LIVE_MAX_SESSIONS_PER_USER', 2, 1, 1000),
+      record: bool(env, 'LIVE_RECORD', true),
+      iceServers: iceServers(env),
+      announcedAddress: ipv4(env, 'LIVE_ANNOUNCED_ADDRESS'),
+      portRange: portRange(env),
     },
   };
   return Object.freeze(config);

@@ -56,12 +56,41 @@ export interface TokenChargesTable {
   created_at: CreatedAt;
 }
 
+export type LiveEndReason = 'stopped' | 'disconnected' | 'insufficient_tokens' | 'error';
+
+export interface LiveSessionsTable {
+  id: string;
+  user_id: string;
+  model: string;
+  via: 'ws' | 'whip';
+  codec: string | null;
+  width: number | null;
+  height: number | null;
+  budget_ms: number;
+  state: ColumnType<'live' | 'ended', 'live' | 'ended' | undefined, 'live' | 'ended'>;
+  end_reason: LiveEndReason | null;
+  frames_in: ColumnType<number, number | undefined, number>;
+  frames_processed: ColumnType<number, number | undefined, number>;
+  frames_dropped: ColumnType<number, number | undefined, number>;
+  dropped_stale: ColumnType<number, number | undefined, number>;
+  dropped_late: ColumnType<number, number | undefined, number>;
+  latency_p50_ms: number | null;
+  latency_p95_ms: number | null;
+  latency_p99_ms: number | null;
+  tokens_charged_milli: ColumnType<number, number | undefined, number>;
+  recording_path: string | null;
+  started_at: CreatedAt;
+  ended_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  heartbeat_at: ColumnType<Date, Date | undefined, Date>;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
   token_ledger: TokenLedgerTable;
   token_reservations: TokenReservationsTable;
   token_charges: TokenChargesTable;
+  live_sessions: LiveSessionsTable;
 }
 
 export type Db = Kysely<Database>;
@@ -74,3 +103,4 @@ export type UserUpdate = Updateable<UsersTable>;
 export type Session = Selectable<SessionsTable>;
 export type LedgerEntry = Selectable<TokenLedgerTable>;
 export type Reservation = Selectable<TokenReservationsTable>;
+export type LiveSessionRow = Selectable<LiveSessionsTable>;

@@ -2,6 +2,7 @@ import type { RateLimiter } from '../accounts/rate-limit.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/schema.js';
 import type { DetectionEngine } from '../inference/index.js';
+import type { LiveManager } from '../live/manager.js';
 import type { Logger } from '../log.js';
 
 /** What a dependency reports to /api/v1/health. */
@@ -16,6 +17,7 @@ export interface AppDeps {
   readonly db: Db;
   readonly engine: DetectionEngine;
   readonly logger: Logger;
+  readonly live: LiveManager;
   readonly loginLimits: { readonly perAccount: RateLimiter; readonly perAddress: RateLimiter };
   readonly health: {
     readonly db: () => Promise<HealthCheck>;

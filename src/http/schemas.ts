@@ -66,6 +66,30 @@ export const COMPONENT_SCHEMAS: Record<string, unknown> = {
     score: { type: 'number' },
     box: { type: 'array', items: { type: 'number' }, minItems: 4, maxItems: 4, description: '[x1, y1, x2, y2] in source pixels' },
   }),
+  LiveSession: obj(
+    {
+      id: { type: 'string' },
+      model: { type: 'string' },
+      codec: { type: ['string', 'null'], enum: ['vp8', 'h264', null], description: 'null until the first frame arrives' },
+      width: { type: ['integer', 'null'] },
+      height: { type: ['integer', 'null'] },
+      state: { type: 'string', enum: ['live', 'ended'] },
+      endReason: { type: 'string', enum: ['stopped', 'disconnected', 'insufficient_tokens', 'error'] },
+      startedAt: { type: 'string', format: 'date-time' },
+      endedAt: { type: 'string', format: 'date-time' },
+      framesIn: { type: 'integer' },
+      framesProcessed: { type: 'integer' },
+      framesDropped: { type: 'integer' },
+      droppedStale: { type: 'integer', description: 'Replaced by a newer frame before the detector was free' },
+      droppedLate: { type: 'integer', description: 'Older than the budget when the detector could start' },
+      budgetMs: { type: 'integer' },
+      via: { type: 'string', enum: ['ws', 'whip'] },
+      latencyMs: obj({ p50: { type: ['number', 'null'] }, p95: { type: ['number', 'null'] }, p99: { type: ['number', 'null'] } }),
+      tokensCharged: ref('TokenAmount'),
+      hasRecording: { type: 'boolean' },
+    },
+    ['id', 'model', 'codec', 'width', 'height', 'state', 'startedAt', 'framesIn', 'framesProcessed', 'framesDropped', 'latencyMs', 'tokensCharged', 'hasRecording'],
+  ),
 };
 
 export const UNAUTH = { '401': errorResp('Not signed in (UNAUTHENTICATED).') };

@@ -17,6 +17,8 @@ export interface HttpResponse {
   readonly status: number;
   readonly headers?: Readonly<Record<string, string | readonly string[]>>;
   readonly body?: string | Uint8Array;
+  /** Stream bytes start..end (inclusive) of a file instead of `body` (downloads; never read whole into memory). */
+  readonly file?: { readonly path: string; readonly start: number; readonly end: number };
 }
 
 export interface Auth {

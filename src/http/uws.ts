@@ -4,6 +4,7 @@
  * the handler's answer corked — never after the client has gone.
  */
 import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import uWS from 'uWebSockets.js';
 import type { Logger } from '../log.js';
 import type { HttpRequest, HttpResponse } from './types.js';
@@ -11,7 +12,7 @@ import type { HttpRequest, HttpResponse } from './types.js';
 const STATUS_TEXT: Record<number, string> = {
   200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 206: 'Partial Content', 301: 'Moved Permanently',
   302: 'Found', 304: 'Not Modified', 400: 'Bad Request', 401: 'Unauthorized', 402: 'Payment Required',
-  403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type',
+  403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 416: 'Range Not Satisfiable',
   429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
@@ -165,21 +166,90 @@ export class HttpServer {
     closeConnection = false,
   ): void {
     if (isAborted()) return;
+    if (answer.file && method !== 'HEAD') {
+      this.#stream(res, answer, id, isAborted, finish);
+      return;
+    }
     res.cork(() => {
-      res.writeStatus(`${answer.status} ${STATUS_TEXT[answer.status] ?? ''}`.trimEnd());
-      res.writeHeader('x-request-id', id);
-      res.writeHeader('x-content-type-options', 'nosniff');
-      for (const [k, v] of Object.entries(answer.headers ?? {})) {
-        if (typeof v === 'string') res.writeHeader(k, v);
-        else for (const one of v) res.writeHeader(k, one);
-      }
-      if (method === 'HEAD' || answer.status === 204 || answer.status === 304) {
+      writeHead(res, answer, id);
+      if (method === 'HEAD' && answer.file) {
+        res.endWithoutBody(answer.file.end - answer.file.start + 1, closeConnection);
+      } else if (method === 'HEAD' || answer.status === 204 || answer.status === 304) {
         res.endWithoutBody(undefined, closeConnection);
       } else {
         res.end(answer.body ?? '', closeConnection);
       }
     });
     finish(answer.status);
+  }
+
+  /** Streams a file range with backpressure: pause the read stream while uWS cannot take more. */
+  #stream(res: uWS.HttpResponse, answer: HttpResponse, id: string, isAborted: () => boolean, finish: (status: number) => void): void {
+    const { path, start, end } = answer.file!;
+    const total = end - start + 1;
+    if (total <= 0) {
+      res.cork(() => {
+        writeHead(res, answer, id);
+        res.end();
+      });
+      finish(answer.status);
+      return;
+    }
+    const stream = createReadStream(path, { start, end, highWaterMark: 256 * 1024 });
+    let headWritten = false;
+    const done = (): void => {
+      stream.destroy();
+      finish(answer.status);
+    };
+    stream.on('data', (data) => {
+      const chunk = data as Buffer;
+      if (isAborted()) {
+        done();
+        return;
+      }
+      let ok = false;
+      let sent = false;
+      const before = res.getWriteOffset();
+      res.cork(() => {
+        if (!headWritten) {
+          writeHead(res, answer, id);
+          headWritten = true;
+        }
+        [ok, sent] = res.tryEnd(chunk, total);
+      });
+      if (sent) {
+        done();
+      } else if (!ok) {
+        stream.pause();
+        res.onWritable((offset) => {
+          if (isAborted()) return true;
+          let ok2 = false;
+          let sent2 = false;
+          res.cork(() => {
+            [ok2, sent2] = res.tryEnd(chunk.subarray(offset - before), total);
+          });
+          if (sent2) done();
+          else if (ok2) stream.resume();
+          return ok2;
+        });
+      }
+    });
+    stream.on('error', (err) => {
+      this.opts.logger.error({ err, reqId: id, path }, 'file stream failed');
+      if (!isAborted()) res.cork(() => res.close());
+      finish(500);
+    });
+  }
+}
+
+/** Writes the status line and headers; call inside cork. */
+function writeHead(res: uWS.HttpResponse, answer: HttpResponse, id: string): void {
+  res.writeStatus(`${answer.status} ${STATUS_TEXT[answer.status] ?? ''}`.trimEnd());
+  res.writeHeader('x-request-id', id);
+  res.writeHeader('x-content-type-options', 'nosniff');
+  for (const [k, v] of Object.entries(answer.headers ?? {})) {
+    if (typeof v === 'string') res.writeHeader(k, v);
+    else for (const one of v) res.writeHeader(k, one);
   }
 }
 

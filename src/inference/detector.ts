@@ -69,6 +69,10 @@ export class OnnxDetector implements Detector {
     }
   }
 
+  get resize(): 'letterbox' | 'stretch' {
+    return this.#manifest.resize;
+  }
+
   /** Raw inference on the current input tensor (what the benchmark calls "raw session.run"). */
   async runRaw(): Promise<Outputs> {
     const feeds = { [this.#inputName]: new ort.Tensor('float32', this.#pre.input, [...this.#pre.dims]) };

@@ -63,6 +63,8 @@ export interface Detector {
   readonly model: ModelInfo;
   /** The execution provider the session runs on ('cpu', 'cuda', ...). */
   readonly provider: string;
+  /** How frames are fitted to the model input (the live decoder scales to the same geometry). */
+  readonly resize: 'letterbox' | 'stretch';
   detectImage(bytes: Uint8Array): Promise<DetectResult>;
   detectFrame(frame: RgbFrame): Promise<DetectResult>;
 }

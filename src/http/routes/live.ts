@@ -1,0 +1,228 @@
+/** WHIP ingest (RFC 9725) and the history of live sessions with their recordings. */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { AppError } from '../../errors.js';
+import { getLiveSession, listLiveSessions, toPublicSession } from '../../live/repo.js';
+import type { AppDeps } from '../deps.js';
+import { json, limitParam } from '../respond.js';
+import { BAD_REQUEST, errorResp, jsonResponse, obj, ref, UNAUTH } from '../schemas.js';
+import type { HttpRequest, Route } from '../types.js';
+
+const NOT_FOUND = { '404': errorResp('No such session of yours (NOT_FOUND).') };
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+
+function intParam(req: HttpRequest, name: string): number | undefined {
+  const raw = req.query.get(name);
+  if (raw === null || raw === '') return undefined;
+  if (!/^\d{1,6}$/.test(raw)) throw new AppError('VALIDATION_FAILED', `${name} must be a whole number.`);
+  return Number(raw);
+}
+
+function boolParam(req: HttpRequest, name: string): boolean | undefined {
+  const raw = req.query.get(name);
+  if (raw === null || raw === '') return undefined;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new AppError('VALIDATION_FAILED', `${name} must be true or false.`);
+}
+
+/** `Range: bytes=a-b` (one range) → [start, end] inclusive; undefined for none; 'invalid' if unsatisfiable. */
+export function parseRange(header: string | undefined, size: number): [number, number] | undefined | 'invalid' {
+  if (!header) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return 'invalid';
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) return 'invalid';
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  return start > end || start >= size ? 'invalid' : [start, end];
+}
+
+export function liveRoutes(deps: AppDeps): Route[] {
+  const { db, live, config } = deps;
+  const iceLinks = config.live.iceServers.map((s) =>
+    s.username ? `<${s.urls}>; rel="ice-server"; username="${s.username}"; credential="${s.credential}"; credential-type="password"` : `<${s.urls}>; rel="ice-server"`,
+  );
+  return [
+    {
+      method: 'POST',
+      path: '/api/v1/whip',
+      access: 'user',
+      doc: {
+        summary: 'Start a live session from a WHIP offer (RFC 9725)',
+        description:
+          'Body: the SDP offer (`Content-Type: application/sdp`), video in VP8 or H.264. Answers 201 with the SDP answer ' +
+          'and `Location: /api/v1/whip/{sessionId}`; DELETE that location to end the session. Watch detections over the ' +
+          'WebSocket topic `live:<sessionId>` or on a data channel labelled `detections`.',
+        tags: ['Live'],
+        parameters: [
+          { name: 'model', in: 'query', schema: { type: 'string' }, description: 'Model name (default: the default model)' },
+          { name: 'budgetMs', in: 'query', schema: { type: 'integer', minimum: 5, maximum: 10000 }, description: 'Per-frame latency budget' },
+          { name: 'record', in: 'query', schema: { type: 'boolean' }, description: 'Record the stream (default LIVE_RECORD)' },
+        ],
+        requestBody: { required: true, content: { 'application/sdp': { schema: { type: 'string' } } } },
+        responses: {
+          '201': {
+            description: 'The SDP answer',
+            headers: { Location: { schema: { type: 'string' }, description: '/api/v1/whip/{sessionId}' } },
+            content: { 'application/sdp': { schema: { type: 'string' } } },
+          },
+          ...BAD_REQUEST,
+          ...UNAUTH,
+          '402': errorResp('The balance does not cover a single frame (INSUFFICIENT_TOKENS).'),
+          '404': errorResp('Unknown model (NOT_FOUND).'),
+          '409': errorResp('You already run the maximum number of live sessions (CONFLICT).'),
+          '415': errorResp('The body is not application/sdp (UNSUPPORTED_MEDIA).'),
+          '503': errorResp('The server runs its maximum number of live sessions (UNAVAILABLE, with Retry-After).'),
+        },
+      },
+      handler: async ({ req, auth }) => {
+        const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        if (type !== 'application/sdp') throw new AppError('UNSUPPORTED_MEDIA', 'Send the offer with Content-Type: application/sdp.');
+        const { session, answer } = await live.start({
+          userId: auth!.user.id,
+          via: 'whip',
+          sdp: req.body.toString('utf8'),
+          model: req.query.get('model') ?? undefined,
+          budgetMs: intParam(req, 'budgetMs'),
+          record: boolParam(req, 'record'),
+        });
+        return {
+          status: 201,
+          headers: {
+            'content-type': 'application/sdp',
+            location: `/api/v1/whip/${session.id}`,
+            ...(iceLinks.length ? { link: iceLinks } : {}),
+          },
+          body: answer,
+        };
+      },
+    },
+    {
+      method: 'PATCH',
+      path: '/api/v1/whip/:id',
+      access: 'user',
+      doc: {
+        summary: 'Trickle ICE candidates to a WHIP session',
+        description: 'Body: an SDP fragment (`application/trickle-ice-sdpfrag`) holding `a=candidate:` lines.',
+        tags: ['Live'],
+        parameters: [idParam],
+        requestBody: { required: true, content: { 'application/trickle-ice-sdpfrag': { schema: { type: 'string' } } } },
+        responses: { '204': 'Candidates added', ...BAD_REQUEST, ...UNAUTH, ...NOT_FOUND, '415': errorResp('Not a trickle-ice-sdpfrag body.') },
+      },
+      handler: async ({ req, params, auth }) => {
+        const session = live.get(params['id'], auth!.user.id);
+        const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        if (type !== 'application/trickle-ice-sdpfrag') {
+          throw new AppError('UNSUPPORTED_MEDIA', 'Send candidates with Content-Type: application/trickle-ice-sdpfrag.');
+        }
+        const lines = req.body.toString('utf8').split(/\r?\n/);
+        const mid = lines.find((l) => l.startsWith('a=mid:'))?.slice('a=mid:'.length).trim();
+        for (const line of lines) {
+          if (line.startsWith('a=candidate:')) {
+            await session.addIceCandidate({ candidate: line.slice(2).trim(), sdpMLineIndex: 0, ...(mid ? { sdpMid: mid } : {}) });
+          }
+        }
+        return { status: 204 };
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/api/v1/whip/:id',
+      access: 'user',
+      doc: {
+        summary: 'End a WHIP session',
+        tags: ['Live'],
+        parameters: [idParam],
+        responses: { '200': 'Ended (tokens settled, recording finalised)', ...UNAUTH, ...NOT_FOUND },
+      },
+      handler: async ({ params, auth }) => {
+        await live.get(params['id'], auth!.user.id).end('stopped');
+        return { status: 200 };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/live-sessions',
+      access: 'user',
+      doc: {
+        summary: 'Your live sessions, newest first',
+        tags: ['Live'],
+        parameters: [
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+          { name: 'before', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'startedAt of the last session of the previous page' },
+        ],
+        responses: { '200': jsonResponse('Sessions', obj({ sessions: { type: 'array', items: ref('LiveSession') } })), ...BAD_REQUEST, ...UNAUTH },
+      },
+      handler: async ({ req, auth }) => {
+        const limit = limitParam(req);
+        const raw = req.query.get('before');
+        const before = raw === null ? undefined : new Date(raw);
+        if (before && Number.isNaN(before.getTime())) throw new AppError('VALIDATION_FAILED', 'before must be an ISO-8601 timestamp.');
+        const rows = await listLiveSessions(db, auth!.user.id, limit, before);
+        return json(200, { sessions: rows.map(toPublicSession) });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/live-sessions/:id',
+      access: 'user',
+      doc: {
+        summary: 'One live session',
+        tags: ['Live'],
+        parameters: [idParam],
+        responses: { '200': jsonResponse('The session', obj({ session: ref('LiveSession') })), ...UNAUTH, ...NOT_FOUND },
+      },
+      handler: async ({ params, auth }) => {
+        const row = await getLiveSession(db, auth!.user.id, params['id']!);
+        if (!row) throw new AppError('NOT_FOUND', 'Live session not found.');
+        return json(200, { session: toPublicSession(row) });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/live-sessions/:id/recording',
+      access: 'user',
+      doc: {
+        summary: "Download a session's recording",
+        description: 'WebM (VP8) or Matroska (H.264); single byte ranges are supported. Owner only.',
+        tags: ['Live'],
+        parameters: [idParam],
+        responses: {
+          '200': { description: 'The recording', content: { 'video/webm': {}, 'video/x-matroska': {} } },
+          '206': 'A byte range of it',
+          ...UNAUTH,
+          '404': errorResp('No such session of yours, or it has no recording (NOT_FOUND).'),
+        },
+      },
+      handler: async ({ req, params, auth }) => {
+        const row = await getLiveSession(db, auth!.user.id, params['id']!);
+        const file = row?.recording_path ?? undefined;
+        const st = file ? await stat(file).catch(() => undefined) : undefined;
+        if (!row || !file || !st?.isFile()) throw new AppError('NOT_FOUND', 'This session has no recording.');
+        const type = file.endsWith('.webm') ? 'video/webm' : 'video/x-matroska';
+        const headers = {
+          'content-type': type,
+          'accept-ranges': 'bytes',
+          'content-disposition': `attachment; filename="lookout-${row.id}${path.extname(file)}"`,
+          'cache-control': 'private, no-store',
+        };
+        const range = parseRange(req.headers['range'], st.size);
+        if (range === 'invalid') {
+          return { status: 416, headers: { 'content-range': `bytes */${st.size}`, 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ error: { code: 'VALIDATION_FAILED', message: 'The requested range is not satisfiable.' } }) };
+        }
+        if (range) {
+          return { status: 206, headers: { ...headers, 'content-range': `bytes ${range[0]}-${range[1]}/${st.size}` }, file: { path: file, start: range[0], end: range[1] } };
+        }
+        return { status: 200, headers, file: { path: file, start: 0, end: st.size - 1 } };
+      },
+    },
+  ];
+}

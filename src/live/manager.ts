@@ -1,0 +1,140 @@
+/**
+ * All live sessions of this server: starts them from offers (WebSocket or WHIP) within the per-user and
+ * per-server limits, finds them for stop/ICE/subscribe, shares one scheduler per model between them, and
+ * ends them all at shutdown. Sessions a crashed process left open are closed (and refunded) at start.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { Config } from '../config.js';
+import type { Db } from '../db/schema.js';
+import { AppError } from '../errors.js';
+import type { DetectionEngine } from '../inference/index.js';
+import type { Logger } from '../log.js';
+import { resolveFfmpeg } from '../media/ffmpeg.js';
+import type { LiveEvent } from './messages.js';
+import { closeAbandonedSessions } from './repo.js';
+import { DetectorScheduler } from './scheduler.js';
+import { LiveSession } from './session.js';
+
+export interface LiveManagerDeps {
+  readonly config: Config;
+  readonly db: Db;
+  readonly engine: DetectionEngine;
+  readonly logger: Logger;
+  readonly publish: (sessionId: string, event: LiveEvent) => void;
+}
+
+export interface StartLiveOptions {
+  readonly userId: string;
+  readonly sdp: unknown;
+  readonly via: 'ws' | 'whip';
+  readonly model?: unknown;
+  readonly budgetMs?: unknown;
+  readonly record?: unknown;
+}
+
+export class LiveManager {
+  readonly #d: LiveManagerDeps;
+  readonly #sessions = new Map<string, LiveSession>();
+  readonly #schedulers = new Map<string, DetectorScheduler>();
+  /** Starts in progress count against the limits too. */
+  #starting = new Map<string, number>();
+  #closed = false;
+
+  constructor(deps: LiveManagerDeps) {
+    this.#d = deps;
+  }
+
+  /** Prepares the recordings folder and closes sessions a previous process left open. */
+  async init(): Promise<void> {
+    await mkdir(this.#d.config.recordingsDir, { recursive: true });
+    const closed = await closeAbandonedSessions(this.#d.db);
+    if (closed > 0) this.#d.logger.warn({ sessions: closed }, 'closed live sessions left open by a previous run (refunded their unspent tokens)');
+  }
+
+  get count(): number {
+    return this.#sessions.size;
+  }
+
+  countFor(userId: string): number {
+    let n = this.#starting.get(userId) ?? 0;
+    for (const s of this.#sessions.values()) if (s.userId === userId) n++;
+    return n;
+  }
+
+  /** The session, if it exists and belongs to `userId` (someone else's is reported as not found). */
+  get(id: unknown, userId: string): LiveSession {
+    const s = typeof id === 'string' ? this.#sessions.get(id) : undefined;
+    if (!s || s.userId !== userId) throw new AppError('NOT_FOUND', 'Live session not found (or it has ended).');
+    return s;
+  }
+
+  async start(o: StartLiveOptions): Promise<{ session: LiveSession; answer: string }> {
+    if (this.#closed) throw new AppError('UNAVAILABLE', 'The server is shutting down.', { retryAfterS: 5 });
+    const { live } = this.#d.config;
+    const budgetMs = o.budgetMs === undefined || o.budgetMs === null ? live.budgetMs : o.budgetMs;
+    if (typeof budgetMs !== 'number' || !Number.isInteger(budgetMs) || budgetMs < 5 || budgetMs > 10_000) {
+      throw new AppError('VALIDATION_FAILED', 'budgetMs must be a whole number of milliseconds from 5 to 10000.');
+    }
+    const record = o.record === undefined || o.record === null ? live.record : o.record;
+    if (typeof record !== 'boolean') throw new AppError('VALIDATION_FAILED', 'record must be true or false.');
+    if (o.model !== undefined && o.model !== null && (typeof o.model !== 'string' || o.model === '')) {
+      throw new AppError('VALIDATION_FAILED', 'model must be a model name (see GET /api/v1/models).');
+    }
+    if (this.#sessions.size + this.#startingTotal() >= live.maxSessions) {
+      throw new AppError('UNAVAILABLE', `This server is running its maximum of ${live.maxSessions} live sessions; try again shortly.`, { retryAfterS: 10 });
+    }
+    if (this.countFor(o.userId) >= live.maxSessionsPerUser) {
+      throw new AppError('CONFLICT', `You already have ${live.maxSessionsPerUser} live sessions running; stop one first.`);
+    }
+    this.#starting.set(o.userId, (this.#starting.get(o.userId) ?? 0) + 1);
+    try {
+      const detector = await this.#d.engine.get(typeof o.model === 'string' ? o.model : undefined);
+      const ffmpeg = await resolveFfmpeg({ envPath: this.#d.config.ffmpegPath }).catch((err: unknown) => {
+        throw new AppError('UNAVAILABLE', `ffmpeg is not available: ${err instanceof Error ? err.message : String(err)}`);
+      });
+      let scheduler = this.#schedulers.get(detector.model.name);
+      if (!scheduler || scheduler.detector !== detector) {
+        scheduler = new DetectorScheduler(detector);
+        this.#schedulers.set(detector.model.name, scheduler);
+      }
+      const started = await LiveSession.start(
+        {
+          db: this.#d.db,
+          logger: this.#d.logger,
+          live,
+          recordingsDir: this.#d.config.recordingsDir,
+          priceMilli: this.#d.config.tokens.priceLiveFrameMilli,
+          ffmpeg,
+          detector,
+          scheduler,
+          publish: this.#d.publish,
+          onEnded: (s) => this.#sessions.delete(s.id),
+        },
+        { userId: o.userId, sdp: o.sdp, via: o.via, budgetMs, record },
+      );
+      if (this.#closed) {
+        await started.session.end('stopped');
+        throw new AppError('UNAVAILABLE', 'The server is shutting down.', { retryAfterS: 5 });
+      }
+      this.#sessions.set(started.session.id, started.session);
+      return started;
+    } finally {
+      const n = (this.#starting.get(o.userId) ?? 1) - 1;
+      if (n > 0) this.#starting.set(o.userId, n);
+      else this.#starting.delete(o.userId);
+    }
+  }
+
+  /** Ends every session (server shutdown). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#sessions.values()].map((s) => s.end('stopped', 'The server is shutting down.')));
+    for (const s of this.#schedulers.values()) s.close();
+  }
+
+  #startingTotal(): number {
+    let n = 0;
+    for (const v of this.#starting.values()) n += v;
+    return n;
+  }
+}

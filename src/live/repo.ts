@@ -1,0 +1,122 @@
+/** Live-session rows: created when a session starts, touched every second, finalised when it ends. */
+import { sql } from 'kysely';
+import type { Db, LiveEndReason, LiveSessionRow } from '../db/schema.js';
+import { toTokens } from '../tokens/amount.js';
+import { refund } from '../tokens/ledger.js';
+
+export interface LiveProgress {
+  codec: string | null;
+  width: number | null;
+  height: number | null;
+  framesIn: number;
+  framesProcessed: number;
+  framesDropped: number;
+  droppedStale: number;
+  droppedLate: number;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  tokensChargedMilli: number;
+}
+
+export async function insertLiveSession(
+  db: Db,
+  s: { id: string; userId: string; model: string; via: 'ws' | 'whip'; budgetMs: number },
+): Promise<void> {
+  await db.insertInto('live_sessions').values({ id: s.id, user_id: s.userId, model: s.model, via: s.via, budget_ms: s.budgetMs }).execute();
+}
+
+function progressColumns(p: LiveProgress) {
+  return {
+    codec: p.codec,
+    width: p.width,
+    height: p.height,
+    frames_in: p.framesIn,
+    frames_processed: p.framesProcessed,
+    frames_dropped: p.framesDropped,
+    dropped_stale: p.droppedStale,
+    dropped_late: p.droppedLate,
+    latency_p50_ms: p.p50,
+    latency_p95_ms: p.p95,
+    latency_p99_ms: p.p99,
+    tokens_charged_milli: p.tokensChargedMilli,
+    heartbeat_at: sql<Date>`now()`,
+  };
+}
+
+export async function updateLiveProgress(db: Db, id: string, p: LiveProgress): Promise<void> {
+  await db.updateTable('live_sessions').set(progressColumns(p)).where('id', '=', id).where('state', '=', 'live').execute();
+}
+
+export async function finishLiveSession(
+  db: Db,
+  id: string,
+  p: LiveProgress,
+  end: { reason: LiveEndReason; recordingPath: string | null },
+): Promise<void> {
+  await db
+    .updateTable('live_sessions')
+    .set({ ...progressColumns(p), state: 'ended', end_reason: end.reason, recording_path: end.recordingPath, ended_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function getLiveSession(db: Db, userId: string, id: string): Promise<LiveSessionRow | undefined> {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+  return db.selectFrom('live_sessions').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+}
+
+export async function listLiveSessions(db: Db, userId: string, limit: number, before?: Date): Promise<LiveSessionRow[]> {
+  return db
+    .selectFrom('live_sessions')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .$if(before !== undefined, (q) => q.where('started_at', '<', before!))
+    .orderBy('started_at', 'desc')
+    .limit(limit)
+    .execute();
+}
+
+/**
+ * Sessions a crashed process left 'live' (no heartbeat for `staleS`): mark them ended with reason
+ * 'error' and give back their unspent reservation. Returns how many were closed.
+ */
+export async function closeAbandonedSessions(db: Db, staleS = 30): Promise<number> {
+  const rows = await db
+    .updateTable('live_sessions')
+    .set({ state: 'ended', end_reason: 'error', ended_at: sql<Date>`heartbeat_at` })
+    .where('state', '=', 'live')
+    .where('heartbeat_at', '<', sql<Date>`now() - make_interval(secs => ${staleS})`)
+    .returning('id')
+    .execute();
+  for (const { id } of rows) {
+    const holds = await db.selectFrom('token_reservations').select('id').where('ref', '=', `live:${id}`).execute();
+    for (const h of holds) await refund(db, { reservationId: h.id, key: `live:${id}:refund` });
+  }
+  return rows.length;
+}
+
+/** The contract's `session` object. */
+export function toPublicSession(r: LiveSessionRow): Record<string, unknown> {
+  return {
+    id: r.id,
+    model: r.model,
+    codec: r.codec,
+    width: r.width,
+    height: r.height,
+    state: r.state,
+    ...(r.end_reason ? { endReason: r.end_reason } : {}),
+    startedAt: r.started_at.toISOString(),
+    ...(r.ended_at ? { endedAt: r.ended_at.toISOString() } : {}),
+    framesIn: r.frames_in,
+    framesProcessed: r.frames_processed,
+    framesDropped: r.frames_dropped,
+    droppedStale: r.dropped_stale,
+    droppedLate: r.dropped_late,
+    budgetMs: r.budget_ms,
+    via: r.via,
+    latencyMs: { p50: r.latency_p50_ms, p95: r.latency_p95_ms, p99: r.latency_p99_ms },
+    tokensCharged: toTokens(r.tokens_charged_milli),
+    hasRecording: r.recording_path !== null,
+  };
+}

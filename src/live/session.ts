@@ -1,0 +1,476 @@
+/**
+ * One live session: a werift peer receiving a camera, the frames it carries decoded by an ffmpeg process
+ * (which also records them), the newest decoded frame offered to the shared detector, detections sent
+ * back on the data channel and to WebSocket subscribers, stats every second, tokens paid as it goes.
+ *
+ * Frame accounting (the numbers add up): every frame that arrives whole is counted in `framesIn` and ends
+ * as exactly one of processed, dropped stale (a newer frame replaced it before the detector was free),
+ * dropped late (older than the budget when the detector could start), or dropped other (the decoder
+ * could not decode it, or the session ended with it in flight).
+ */
+import { randomUUID } from 'node:crypto';
+import { stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { RTCPeerConnection, useH264, useVP8, type RTCDataChannel, type RTCRtpTransceiver, type RtpPacket } from 'werift';
+import type { Config } from '../config.js';
+import type { Db, LiveEndReason } from '../db/schema.js';
+import { AppError, isAppError } from '../errors.js';
+import type { DetectResult, Detector } from '../inference/types.js';
+import type { Logger } from '../log.js';
+import { LiveDecoder, type DecodedFrame } from '../media/live-decoder.js';
+import type { FfmpegInfo } from '../media/ffmpeg.js';
+import { toTokens } from '../tokens/amount.js';
+import { LiveBilling } from './billing.js';
+import { FrameAssembler, type EncodedFrame, type LiveCodec } from './frame-assembler.js';
+import { RtpClock } from './ivf.js';
+import { LatencyHistogram, LatencyWindow, round1 } from './latency.js';
+import type { DetectionsMessage, LiveEvent, LiveStats } from './messages.js';
+import { finishLiveSession, insertLiveSession, updateLiveProgress, type LiveProgress } from './repo.js';
+import type { DetectorScheduler, FrameSource } from './scheduler.js';
+import { announceAddress, assertVideoOffer, liveCodecOf } from './sdp.js';
+
+export interface LiveSessionDeps {
+  readonly db: Db;
+  readonly logger: Logger;
+  readonly live: Config['live'];
+  readonly recordingsDir: string;
+  readonly priceMilli: number;
+  readonly ffmpeg: FfmpegInfo;
+  readonly detector: Detector;
+  readonly scheduler: DetectorScheduler;
+  /** Sends an event to everyone watching `live:<sessionId>`. */
+  readonly publish: (sessionId: string, event: LiveEvent) => void;
+  readonly onEnded: (session: LiveSession) => void;
+}
+
+export interface LiveSessionRequest {
+  readonly userId: string;
+  readonly sdp: unknown;
+  readonly via: 'ws' | 'whip';
+  readonly budgetMs: number;
+  readonly record: boolean;
+}
+
+interface FrameMeta {
+  readonly frameNo: number;
+  readonly rtpTimestamp: number;
+  readonly arrivedAt: number;
+  readonly writtenAt: number;
+}
+
+interface Pending {
+  readonly decoded: DecodedFrame;
+  readonly meta: FrameMeta;
+  readonly decodedAt: number;
+}
+
+/** Frames dropped as late in a row before one is processed anyway (the pipeline itself is over budget). */
+const MAX_LATE_IN_A_ROW = 5;
+const PLI_MIN_INTERVAL_MS = 500;
+const STATS_INTERVAL_MS = 1000;
+const MAX_DETECTOR_ERRORS_IN_A_ROW = 10;
+
+export class LiveSession implements FrameSource {
+  readonly id: string;
+  readonly userId: string;
+  readonly via: 'ws' | 'whip';
+  readonly budgetMs: number;
+  readonly startedAt = Date.now();
+  readonly #d: LiveSessionDeps;
+  readonly #pc: RTCPeerConnection;
+  readonly #billing: LiveBilling;
+  readonly #recordingPath: string | undefined;
+  readonly #clock = new RtpClock();
+  readonly #inFlight = new Map<number, FrameMeta>();
+  readonly #latency = new LatencyHistogram();
+  readonly #recent = new LatencyWindow();
+  readonly #recentModel = new LatencyWindow();
+  #assembler: FrameAssembler | undefined;
+  #decoder: LiveDecoder | undefined;
+  #transceiver: RTCRtpTransceiver | undefined;
+  #ssrc: number | undefined;
+  #dc: RTCDataChannel | undefined;
+  #slot: Pending | undefined;
+  #codec: LiveCodec | null = null;
+  #width: number | null = null;
+  #height: number | null = null;
+  #framesIn = 0;
+  #processed = 0;
+  #stale = 0;
+  #late = 0;
+  #other = 0;
+  #lateInARow = 0;
+  #detectorErrorsInARow = 0;
+  #pipelineOverBudget = false;
+  #lastRtpAt: number;
+  #lastPliAt = -Infinity;
+  #timer: NodeJS.Timeout | undefined;
+  #detecting: Promise<void> | undefined;
+  #ending: Promise<void> | undefined;
+
+  private constructor(deps: LiveSessionDeps, req: LiveSessionRequest, id: string, pc: RTCPeerConnection) {
+    this.#d = deps;
+    this.id = id;
+    this.userId = req.userId;
+    this.via = req.via;
+    this.budgetMs = req.budgetMs;
+    this.#pc = pc;
+    this.#lastRtpAt = performance.now();
+    this.#recordingPath = req.record ? path.join(deps.recordingsDir, id) : undefined; // extension once the codec is known
+    this.#billing = new LiveBilling(deps.db, {
+      userId: req.userId,
+      sessionId: id,
+      priceMilli: deps.priceMilli,
+      onCredit: () => deps.scheduler.wake(),
+      onError: (err) => deps.logger.error({ err, sessionId: id }, 'live: reserving tokens failed'),
+    });
+  }
+
+  get model(): string {
+    return this.#d.detector.model.name;
+  }
+
+  get ended(): boolean {
+    return this.#ending !== undefined;
+  }
+
+  /**
+   * Answers a client's offer: negotiates, reserves the first tokens, records the session row. Nothing is
+   * left behind when any step fails (no row, no hold, no peer).
+   */
+  static async start(deps: LiveSessionDeps, req: LiveSessionRequest): Promise<{ session: LiveSession; answer: string }> {
+    assertVideoOffer(req.sdp);
+    const id = randomUUID();
+    const pc = new RTCPeerConnection({
+      iceServers: deps.live.iceServers.map((s) => ({ ...s })),
+      ...(deps.live.portRange ? { icePortRange: [...deps.live.portRange] as [number, number] } : {}),
+      codecs: { video: [useVP8(), useH264()] },
+    });
+    const session = new LiveSession(deps, req, id, pc);
+    let answer: string;
+    try {
+      answer = await session.#negotiate(req.sdp);
+    } catch (err) {
+      await pc.close().catch(() => undefined);
+      throw isAppError(err) ? err : new AppError('VALIDATION_FAILED', `The offer could not be negotiated: ${describe(err)}.`);
+    }
+    try {
+      await session.#billing.start();
+      await insertLiveSession(deps.db, { id, userId: req.userId, model: session.model, via: req.via, budgetMs: req.budgetMs });
+    } catch (err) {
+      await pc.close().catch(() => undefined);
+      await session.#billing.finish().catch(() => undefined);
+      throw err;
+    }
+    session.#timer = setInterval(() => session.#tick(), STATS_INTERVAL_MS);
+    deps.scheduler.add(session);
+    deps.logger.info({ sessionId: id, userId: req.userId, model: session.model, via: req.via, budgetMs: req.budgetMs }, 'live session started');
+    return { session, answer };
+  }
+
+  async #negotiate(sdp: string): Promise<string> {
+    const pc = this.#pc;
+    pc.onDataChannel.subscribe((dc) => {
+      if (dc.label === 'detections') this.#dc = dc;
+    });
+    pc.connectionStateChange.subscribe((state) => {
+      if (state === 'failed') void this.end('disconnected');
+    });
+    await pc.setRemoteDescription({ type: 'offer', sdp });
+    const video = pc.getTransceivers().find((t) => t.kind === 'video');
+    if (!video || !video.codecs.some((c) => liveCodecOf(c.mimeType))) {
+      throw new AppError('VALIDATION_FAILED', 'The offer has no video codec this server decodes (VP8 or H.264).');
+    }
+    for (const t of pc.getTransceivers()) t.setDirection(t === video ? 'recvonly' : 'inactive');
+    this.#transceiver = video;
+    // The track was announced during setRemoteDescription; its receiver is ready now.
+    video.receiver.track.onReceiveRtp.subscribe((rtp: RtpPacket) => this.#onRtp(rtp));
+    await pc.setLocalDescription(await pc.createAnswer());
+    const local = pc.localDescription?.sdp;
+    if (!local) throw new Error('no local description');
+    return announceAddress(local, this.#d.live.announcedAddress);
+  }
+
+  /** Trickled ICE from the client. */
+  async addIceCandidate(candidate: unknown): Promise<void> {
+    const c = typeof candidate === 'string' ? { candidate } : candidate;
+    if (typeof c !== 'object' || c === null || typeof (c as { candidate?: unknown }).candidate !== 'string') {
+      throw new AppError('VALIDATION_FAILED', 'candidate must be an ICE candidate string or {candidate, sdpMid, sdpMLineIndex}.');
+    }
+    try {
+      await this.#pc.addIceCandidate(c);
+    } catch (err) {
+      throw new AppError('VALIDATION_FAILED', `The ICE candidate was refused: ${describe(err)}.`);
+    }
+  }
+
+  // ------------------------------------------------------------------ media in
+
+  #onRtp(rtp: RtpPacket): void {
+    if (this.#ending) return;
+    const now = performance.now();
+    this.#lastRtpAt = now;
+    if (!this.#assembler && !this.#startMedia(rtp)) return;
+    for (const frame of this.#assembler!.push(rtp, now)) this.#onEncodedFrame(frame, now);
+  }
+
+  /** First packet: the payload type tells the codec; start the decoder and ask for a keyframe. */
+  #startMedia(rtp: RtpPacket): boolean {
+    const codec = this.#transceiver?.codecs.find((c) => c.payloadType === rtp.header.payloadType);
+    const kind = codec ? liveCodecOf(codec.mimeType) : undefined;
+    if (!kind) return false; // RTX or an unknown payload type: not video we decode
+    this.#codec = kind;
+    this.#ssrc = rtp.header.ssrc;
+    this.#assembler = new FrameAssembler(kind, () => this.#requestKeyframe());
+    const recordingPath = this.#recordingPath ? `${this.#recordingPath}.${kind === 'vp8' ? 'webm' : 'mkv'}` : undefined;
+    this.#decoder = new LiveDecoder({
+      ffmpegPath: this.#d.ffmpeg.path,
+      ffmpegVersion: this.#d.ffmpeg.version,
+      codec: kind,
+      target: this.#d.detector.model.inputSize,
+      resize: this.#d.detector.resize,
+      recordingPath,
+      onFrame: (f) => this.#onDecoded(f),
+      onDecodeError: (line) => {
+        this.#d.logger.debug({ sessionId: this.id, line }, 'live: decoder error');
+        this.#requestKeyframe();
+      },
+      onExit: (code, signal, tail) => {
+        if (this.#ending) return;
+        this.#d.logger.error({ sessionId: this.id, code, signal, stderr: tail }, 'live: ffmpeg exited during the session');
+        void this.end('error');
+      },
+    });
+    this.#requestKeyframe();
+    return true;
+  }
+
+  #requestKeyframe(): void {
+    const now = performance.now();
+    if (now - this.#lastPliAt < PLI_MIN_INTERVAL_MS || this.#ssrc === undefined || !this.#transceiver) return;
+    this.#lastPliAt = now;
+    this.#transceiver.receiver.sendRtcpPLI(this.#ssrc).catch(() => undefined);
+  }
+
+  #onEncodedFrame(frame: EncodedFrame, now: number): void {
+    this.#framesIn++;
+    const pts = this.#decoder?.write(frame.data, this.#clock.unwrap(frame.rtpTimestamp));
+    if (pts === undefined) {
+      this.#other++;
+      return;
+    }
+    this.#inFlight.set(pts, { frameNo: this.#framesIn, rtpTimestamp: frame.rtpTimestamp, arrivedAt: frame.arrivedAt, writtenAt: now });
+  }
+
+  #onDecoded(decoded: DecodedFrame): void {
+    if (this.#ending) return;
+    // Frames written before this one that never came out were lost by the decoder.
+    for (const pts of this.#inFlight.keys()) {
+      if (pts >= decoded.pts) break;
+      this.#inFlight.delete(pts);
+      this.#other++;
+    }
+    const meta = this.#inFlight.get(decoded.pts);
+    if (!meta) return;
+    this.#inFlight.delete(decoded.pts);
+    this.#width = decoded.sourceWidth;
+    this.#height = decoded.sourceHeight;
+    if (this.#slot) this.#stale++;
+    this.#slot = { decoded, meta, decodedAt: performance.now() };
+    this.#d.scheduler.wake();
+  }
+
+  // ------------------------------------------------------------------ detector
+
+  take(now: number): ReturnType<FrameSource['take']> {
+    const p = this.#slot;
+    if (!p || this.#ending) return undefined;
+    const age = now - p.meta.arrivedAt;
+    if (age > this.budgetMs && this.#lateInARow < MAX_LATE_IN_A_ROW) {
+      this.#slot = undefined;
+      this.#late++;
+      this.#lateInARow++;
+      return undefined;
+    }
+    if (!this.#billing.tryConsume()) {
+      if (this.#billing.exhausted) void this.end('insufficient_tokens');
+      return undefined; // the frame waits for credit (or is replaced by a newer one)
+    }
+    this.#pipelineOverBudget = age > this.budgetMs;
+    this.#lateInARow = 0;
+    this.#slot = undefined;
+    let done!: () => void;
+    this.#detecting = new Promise((resolve) => (done = resolve));
+    return {
+      frame: { data: p.decoded.data, width: p.decoded.width, height: p.decoded.height },
+      onDone: (result, startedAt) => {
+        try {
+          this.#deliver(p, result, startedAt);
+        } finally {
+          this.#detecting = undefined;
+          done();
+        }
+      },
+    };
+  }
+
+  #deliver(p: Pending, result: DetectResult | Error, startedAt: number): void {
+    if (result instanceof Error) {
+      this.#billing.giveBack();
+      this.#other++;
+      this.#d.logger.error({ sessionId: this.id, err: result }, 'live: detection failed');
+      if (++this.#detectorErrorsInARow >= MAX_DETECTOR_ERRORS_IN_A_ROW) void this.end('error');
+      return;
+    }
+    this.#detectorErrorsInARow = 0;
+    const { decoded, meta } = p;
+    const sx = decoded.sourceWidth / decoded.width;
+    const sy = decoded.sourceHeight / decoded.height;
+    const objects = result.objects.map((o) => ({
+      ...o,
+      box: [round1(o.box[0] * sx), round1(o.box[1] * sy), round1(o.box[2] * sx), round1(o.box[3] * sy)] as [number, number, number, number],
+    }));
+    const message: DetectionsMessage = {
+      type: 'detections',
+      sessionId: this.id,
+      frame: meta.frameNo,
+      rtpTimestamp: meta.rtpTimestamp,
+      width: decoded.sourceWidth,
+      height: decoded.sourceHeight,
+      objects,
+      timings: { queueMs: round2(startedAt - p.decodedAt), decodeMs: round2(p.decodedAt - meta.writtenAt), inferMs: round2(result.timings.totalMs), totalMs: 0 },
+    };
+    const sentAt = performance.now();
+    const totalMs = sentAt - meta.arrivedAt;
+    message.timings.totalMs = round2(totalMs);
+    this.#processed++;
+    this.#latency.add(totalMs);
+    this.#recent.add(sentAt, totalMs);
+    this.#recentModel.add(sentAt, result.timings.totalMs);
+    this.#sendDataChannel(message);
+    this.#d.publish(this.id, message);
+  }
+
+  #sendDataChannel(message: LiveEvent): void {
+    const dc = this.#dc;
+    if (!dc || dc.readyState !== 'open') return;
+    try {
+      dc.send(JSON.stringify(message));
+    } catch {
+      // the channel closed under us: the WebSocket copy still goes out
+    }
+  }
+
+  // ------------------------------------------------------------------ stats, billing, idle
+
+  stats(whole = false): LiveStats {
+    const now = performance.now();
+    const recent = this.#recent.snapshot(now);
+    const model = this.#recentModel.snapshot(now);
+    const overBudget = (model.p50 ?? 0) > this.budgetMs;
+    const warning = overBudget
+      ? `The model alone takes about ${model.p50} ms per frame, more than this session's ${this.budgetMs} ms budget: frames are processed as fast as it allows.`
+      : this.#pipelineOverBudget
+        ? `Frames reach the detector later than the ${this.budgetMs} ms budget; some are processed anyway so the session does not starve.`
+        : undefined;
+    return {
+      framesIn: this.#framesIn,
+      framesProcessed: this.#processed,
+      framesDropped: this.#stale + this.#late + this.#other,
+      droppedStale: this.#stale,
+      droppedLate: this.#late,
+      droppedOther: this.#other,
+      fps: recent.count,
+      p50Ms: whole ? this.#latency.quantile(0.5) : recent.p50,
+      p95Ms: whole ? this.#latency.quantile(0.95) : recent.p95,
+      p99Ms: this.#latency.quantile(0.99),
+      budgetMs: this.budgetMs,
+      modelMs: model.p50,
+      overBudget,
+      ...(warning ? { warning } : {}),
+      tokensCharged: toTokens(this.#billing.spentMilli),
+      codec: this.#codec,
+      width: this.#width,
+      height: this.#height,
+    };
+  }
+
+  #progress(): LiveProgress {
+    return {
+      codec: this.#codec,
+      width: this.#width,
+      height: this.#height,
+      framesIn: this.#framesIn,
+      framesProcessed: this.#processed,
+      framesDropped: this.#stale + this.#late + this.#other,
+      droppedStale: this.#stale,
+      droppedLate: this.#late,
+      p50: this.#latency.quantile(0.5),
+      p95: this.#latency.quantile(0.95),
+      p99: this.#latency.quantile(0.99),
+      tokensChargedMilli: this.#billing.chargedMilli,
+    };
+  }
+
+  #tick(): void {
+    if (this.#ending) return;
+    if (performance.now() - this.#lastRtpAt > this.#d.live.idleTimeoutS * 1000) {
+      void this.end('disconnected');
+      return;
+    }
+    this.#d.publish(this.id, { type: 'live.stats', sessionId: this.id, ...this.stats() });
+    this.#billing
+      .settle()
+      .then(() => updateLiveProgress(this.#d.db, this.id, this.#progress()))
+      .catch((err: unknown) => this.#d.logger.error({ err, sessionId: this.id }, 'live: settlement failed'));
+  }
+
+  // ------------------------------------------------------------------ the end
+
+  /** Ends the session once: stops media, finalises the recording, settles tokens, tells subscribers. */
+  end(reason: LiveEndReason, message?: string): Promise<void> {
+    return (this.#ending ??= (async () => {
+      clearInterval(this.#timer);
+      this.#d.scheduler.remove(this);
+      await this.#detecting; // a frame on the detector finishes and is paid for
+      const ended: LiveEvent = { type: 'live.ended', sessionId: this.id, reason, stats: this.stats(true), ...(message ? { message } : {}) };
+      this.#sendDataChannel(ended);
+      await this.#pc.close().catch(() => undefined);
+      await this.#decoder?.close();
+      this.#other += this.#inFlight.size + (this.#slot ? 1 : 0);
+      this.#inFlight.clear();
+      this.#slot = undefined;
+      try {
+        await this.#billing.finish();
+      } catch (err) {
+        this.#d.logger.error({ err, sessionId: this.id }, 'live: final settlement failed');
+      }
+      const recordingPath = await this.#keptRecording();
+      try {
+        await finishLiveSession(this.#d.db, this.id, this.#progress(), { reason, recordingPath });
+      } catch (err) {
+        this.#d.logger.error({ err, sessionId: this.id }, 'live: could not save the ended session');
+      }
+      const stats = this.stats(true);
+      this.#d.publish(this.id, { type: 'live.ended', sessionId: this.id, reason, stats, ...(message ? { message } : {}) });
+      this.#d.logger.info({ sessionId: this.id, reason, ...stats }, 'live session ended');
+      this.#d.onEnded(this);
+    })());
+  }
+
+  /** The recording's path when it holds something; an empty or missing file is removed and forgotten. */
+  async #keptRecording(): Promise<string | null> {
+    if (!this.#recordingPath || !this.#codec) return null;
+    const file = `${this.#recordingPath}.${this.#codec === 'vp8' ? 'webm' : 'mkv'}`;
+    const st = await stat(file).catch(() => undefined);
+    if (st && st.size > 0 && this.#processed + this.#stale + this.#late > 0) return file;
+    await unlink(file).catch(() => undefined);
+    return null;
+  }
+}
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+function describe(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).replace(/\.$/, '');
+}
