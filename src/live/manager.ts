@@ -80,11 +80,11 @@ export class LiveManager {
     if (o.model !== undefined && o.model !== null && (typeof o.model !== 'string' || o.model === '')) {
       throw new AppError('VALIDATION_FAILED', 'model must be a model name (see GET /api/v1/models).');
     }
-    if (this.#sessions.size + this.#startingTotal() >= live.maxSessions) {
-      throw new AppError('UNAVAILABLE', `This server is running its maximum of ${live.maxSessions} live sessions; try again shortly.`, { retryAfterS: 10 });
-    }
     if (this.countFor(o.userId) >= live.maxSessionsPerUser) {
       throw new AppError('CONFLICT', `You already have ${live.maxSessionsPerUser} live sessions running; stop one first.`);
+    }
+    if (this.#sessions.size + this.#startingTotal() >= live.maxSessions) {
+      throw new AppError('UNAVAILABLE', `This server is running its maximum of ${live.maxSessions} live sessions; try again shortly.`, { retryAfterS: 10 });
     }
     this.#starting.set(o.userId, (this.#starting.get(o.userId) ?? 0) + 1);
     try {

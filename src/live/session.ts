@@ -176,7 +176,14 @@ export class LiveSession implements FrameSource {
     pc.connectionStateChange.subscribe((state) => {
       if (state === 'failed') void this.end('disconnected');
     });
-    await pc.setRemoteDescription({ type: 'offer', sdp });
+    try {
+      await pc.setRemoteDescription({ type: 'offer', sdp });
+    } catch (err) {
+      if (/negotiate codecs/i.test(describe(err))) {
+        throw new AppError('VALIDATION_FAILED', 'The offer has no codec this server accepts: video must be VP8 or H.264.');
+      }
+      throw err;
+    }
     const video = pc.getTransceivers().find((t) => t.kind === 'video');
     if (!video || !video.codecs.some((c) => liveCodecOf(c.mimeType))) {
       throw new AppError('VALIDATION_FAILED', 'The offer has no video codec this server decodes (VP8 or H.264).');
