@@ -25,6 +25,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     HOST: '127.0.0.1',
     DATA_DIR: dataDir,
     DATABASE_URL: database.url,
+    RECORDINGS_DIR: path.join(dataDir, 'recordings'),
     LOG_LEVEL: 'silent',
     PRELOAD_MODELS: 'false', // most tests need no model; the ones that do ask for it
     ...env,
