@@ -152,12 +152,12 @@ function providers(env: Env): string[] {
 function iceServers(env: Env): IceServer[] {
   const urls = (read(env, 'LIVE_ICE_SERVERS') ?? '').split(',').map((u) => u.trim()).filter(Boolean);
   const username = read(env, 'LIVE_TURN_USERNAME');
-  const credential = env['LIVE_TURN_CREDENTIAL'];
+  const credential = read(env, 'LIVE_TURN_CREDENTIAL');
   return urls.map((u) => {
-    if (!/^(stun|stuns|turn|turns):[^\s]+$/.test(u)) {
+    if (!/^(stun|stuns|turn|turns):[^\s]+$/i.test(u)) {
       throw new ConfigError(`LIVE_ICE_SERVERS holds "${u}"; each entry must be a stun:, stuns:, turn: or turns: URL.`);
     }
-    const isTurn = u.startsWith('turn');
+    const isTurn = u.toLowerCase().startsWith('turn');
     if (isTurn && (username === undefined || !credential)) {
       throw new ConfigError('A turn: server in LIVE_ICE_SERVERS needs LIVE_TURN_USERNAME and LIVE_TURN_CREDENTIAL.');
     }

@@ -15,6 +15,8 @@ import { closeAbandonedSessions } from './repo.js';
 import { DetectorScheduler } from './scheduler.js';
 import { LiveSession } from './session.js';
 
+const SWEEP_INTERVAL_MS = 60_000;
+
 export interface LiveManagerDeps {
   readonly config: Config;
   readonly db: Db;
@@ -39,6 +41,7 @@ export class LiveManager {
   /** Starts in progress count against the limits too. */
   #starting = new Map<string, number>();
   #closed = false;
+  #sweeper: NodeJS.Timeout | undefined;
 
   constructor(deps: LiveManagerDeps) {
     this.#d = deps;
@@ -47,8 +50,19 @@ export class LiveManager {
   /** Prepares the recordings folder and closes sessions a previous process left open. */
   async init(): Promise<void> {
     await mkdir(this.#d.config.recordingsDir, { recursive: true });
-    const closed = await closeAbandonedSessions(this.#d.db);
-    if (closed > 0) this.#d.logger.warn({ sessions: closed }, 'closed live sessions left open by a previous run (refunded their unspent tokens)');
+    await this.#sweep();
+    // A process that crashed moments before this one started still had fresh heartbeats: look again later.
+    this.#sweeper = setInterval(() => void this.#sweep(), SWEEP_INTERVAL_MS);
+    this.#sweeper.unref();
+  }
+
+  async #sweep(): Promise<void> {
+    try {
+      const closed = await closeAbandonedSessions(this.#d.db);
+      if (closed > 0) this.#d.logger.warn({ sessions: closed }, 'closed live sessions left open by a stopped process (refunded their unspent tokens)');
+    } catch (err) {
+      this.#d.logger.error({ err }, 'live: sweeping abandoned sessions failed');
+    }
   }
 
   get count(): number {
@@ -128,6 +142,7 @@ export class LiveManager {
   /** Ends every session (server shutdown). */
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#sweeper);
     await Promise.all([...this.#sessions.values()].map((s) => s.end('stopped', 'The server is shutting down.')));
     for (const s of this.#schedulers.values()) s.close();
   }

@@ -8,10 +8,11 @@ export function assertVideoOffer(sdp: unknown): asserts sdp is string {
   if (typeof sdp !== 'string' || sdp.length === 0) throw new AppError('VALIDATION_FAILED', 'The offer must be an SDP string.');
   if (sdp.length > MAX_SDP_BYTES) throw new AppError('VALIDATION_FAILED', `The offer is larger than ${MAX_SDP_BYTES} bytes.`);
   if (!/^v=0\r?\n/.test(sdp)) throw new AppError('VALIDATION_FAILED', 'The offer is not SDP (it must start with "v=0").');
-  if (!/^m=video /m.test(sdp)) throw new AppError('VALIDATION_FAILED', 'The offer has no video section (m=video).');
-  if (!/^a=(?:sendonly|sendrecv)\s*$/m.test(sdp)) {
-    throw new AppError('VALIDATION_FAILED', 'The offer does not send video (its video section must be sendonly or sendrecv).');
-  }
+  const video = sdp.split(/^(?=m=)/m).filter((section) => section.startsWith('m=video '));
+  if (video.length === 0) throw new AppError('VALIDATION_FAILED', 'The offer has no video section (m=video).');
+  // A section without a direction attribute is sendrecv (RFC 4566).
+  const sends = video.some((section) => !/^a=(?:recvonly|inactive)\s*$/m.test(section) && !/^m=video 0 /.test(section));
+  if (!sends) throw new AppError('VALIDATION_FAILED', 'The offer does not send video (its video section must be sendonly or sendrecv).');
 }
 
 /**

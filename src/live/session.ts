@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { RTCPeerConnection, useH264, useVP8, type RTCDataChannel, type RTCRtpTransceiver, type RtpPacket } from 'werift';
+import { RTCPeerConnection, useH264, useOPUS, usePCMU, useVP8, type RTCDataChannel, type RTCRtpTransceiver, type RtpPacket } from 'werift';
 import type { Config } from '../config.js';
 import type { Db, LiveEndReason } from '../db/schema.js';
 import { AppError, isAppError } from '../errors.js';
@@ -144,7 +144,8 @@ export class LiveSession implements FrameSource {
     const pc = new RTCPeerConnection({
       iceServers: deps.live.iceServers.map((s) => ({ ...s })),
       ...(deps.live.portRange ? { icePortRange: [...deps.live.portRange] as [number, number] } : {}),
-      codecs: { video: [useVP8(), useH264()] },
+      // Audio is negotiated only so offers that carry a microphone are accepted; it is set inactive.
+      codecs: { video: [useVP8(), useH264()], audio: [useOPUS(), usePCMU()] },
     });
     const session = new LiveSession(deps, req, id, pc);
     let answer: string;
@@ -440,13 +441,14 @@ export class LiveSession implements FrameSource {
       clearInterval(this.#timer);
       this.#d.scheduler.remove(this);
       await this.#detecting; // a frame on the detector finishes and is paid for
+      // Frames still in the decoder or waiting for the detector will not be processed now.
+      this.#other += this.#inFlight.size + (this.#slot ? 1 : 0);
+      this.#inFlight.clear();
+      this.#slot = undefined;
       const ended: LiveEvent = { type: 'live.ended', sessionId: this.id, reason, stats: this.stats(true), ...(message ? { message } : {}) };
       this.#sendDataChannel(ended);
       await this.#pc.close().catch(() => undefined);
       await this.#decoder?.close();
-      this.#other += this.#inFlight.size + (this.#slot ? 1 : 0);
-      this.#inFlight.clear();
-      this.#slot = undefined;
       try {
         await this.#billing.finish();
       } catch (err) {

@@ -67,7 +67,7 @@ export function liveDecoderArgs(opts: Pick<LiveDecoderOptions, 'ffmpegVersion' |
   const args = [
     '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
     '-probesize', '32', '-analyzeduration', '0', '-flags', 'low_delay', '-threads', '1',
-    '-f', 'ivf', '-i', 'pipe:0',
+    '-f', 'ivf', '-copyts', '-i', 'pipe:0',
     '-map', '0:v', '-vf', `showinfo,${scaleFilter(opts.target, opts.resize)}`, ...passthrough,
     '-c:v', 'ppm', '-f', 'image2pipe', '-flush_packets', '1', 'pipe:1',
   ];

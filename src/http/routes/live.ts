@@ -47,8 +47,11 @@ export function parseRange(header: string | undefined, size: number): [number, n
 
 export function liveRoutes(deps: AppDeps): Route[] {
   const { db, live, config } = deps;
+  const quoted = (v: string | undefined): string => `"${(v ?? '').replace(/[\\"]/g, (c) => `\\${c}`)}"`;
   const iceLinks = config.live.iceServers.map((s) =>
-    s.username ? `<${s.urls}>; rel="ice-server"; username="${s.username}"; credential="${s.credential}"; credential-type="password"` : `<${s.urls}>; rel="ice-server"`,
+    s.username
+      ? `<${s.urls}>; rel="ice-server"; username=${quoted(s.username)}; credential=${quoted(s.credential)}; credential-type="password"`
+      : `<${s.urls}>; rel="ice-server"`,
   );
   return [
     {
@@ -90,7 +93,7 @@ export function liveRoutes(deps: AppDeps): Route[] {
           userId: auth!.user.id,
           via: 'whip',
           sdp: req.body.toString('utf8'),
-          model: req.query.get('model') ?? undefined,
+          model: req.query.get('model') || undefined,
           budgetMs: intParam(req, 'budgetMs'),
           record: boolParam(req, 'record'),
         });
