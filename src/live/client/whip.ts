@@ -1,0 +1,54 @@
+/** WHIP (RFC 9725) as a client: POST an SDP offer to /api/v1/whip, DELETE the session's location to end it. */
+import { errorFromResponse, StreamError } from './errors.js';
+
+const HTTP_TIMEOUT_MS = 15_000;
+
+export interface WhipParams {
+  model?: string;
+  budgetMs?: number;
+  record?: boolean;
+}
+
+export interface WhipSession {
+  sessionId: string;
+  /** Absolute URL of the session resource (from the Location header). */
+  location: string;
+  /** The SDP answer. */
+  sdp: string;
+}
+
+export function whipUrl(server: string, p: WhipParams): string {
+  const u = new URL('/api/v1/whip', server);
+  if (p.model !== undefined) u.searchParams.set('model', p.model);
+  if (p.budgetMs !== undefined) u.searchParams.set('budgetMs', String(p.budgetMs));
+  if (p.record !== undefined) u.searchParams.set('record', String(p.record));
+  return u.toString();
+}
+
+/** Sends the offer; the server's refusal (401, 402, 404 for an unknown model, …) is thrown as a StreamError. */
+export async function whipOffer(server: string, token: string, offerSdp: string, p: WhipParams, signal?: AbortSignal): Promise<WhipSession> {
+  const res = await fetch(whipUrl(server, p), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/sdp', accept: 'application/sdp' },
+    body: offerSdp,
+    signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(HTTP_TIMEOUT_MS)]) : AbortSignal.timeout(HTTP_TIMEOUT_MS),
+  });
+  if (res.status !== 201) throw await errorFromResponse(res, 'WHIP offer');
+  const location = res.headers.get('location');
+  if (!location) throw new StreamError('BAD_RESPONSE', 'WHIP answer without a Location header');
+  const url = new URL(location, server);
+  const sessionId = decodeURIComponent(url.pathname.split('/').filter(Boolean).pop() ?? '');
+  if (!sessionId) throw new StreamError('BAD_RESPONSE', `WHIP Location "${location}" names no session`);
+  return { sessionId, location: url.toString(), sdp: await res.text() };
+}
+
+/** Ends the session; a session already gone (404) counts as ended. */
+export async function whipDelete(location: string, token: string): Promise<void> {
+  const res = await fetch(location, { method: 'DELETE', headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) });
+  if (res.status === 404) {
+    await res.body?.cancel();
+    return;
+  }
+  if (!res.ok) throw await errorFromResponse(res, 'WHIP delete');
+  await res.body?.cancel();
+}

@@ -1,0 +1,310 @@
+/**
+ * Live sessions when things go wrong: clients that vanish, balances that run out, bad messages, limits.
+ * Real server, real werift peers, real ffmpeg processes (counted as children of this process).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { RTCPeerConnection, useVP8, useVP9 } from 'werift';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { streamFile } from '../../../src/live/client/stream.js';
+import { makeFaceClip } from '../../helpers/media.js';
+import { ensureModels } from '../../helpers/onnx-setup.js';
+import { ROOT } from '../../helpers/process.js';
+import { signUp, startTestServer, type TestServer } from '../../helpers/server.js';
+
+const IDLE_S = 2;
+const ADMIN = { email: 'admin@example.com', password: 'admin password 123' };
+
+let s: TestServer;
+let tmp: string;
+let clip: string;
+let recordings: string;
+
+beforeAll(async () => {
+  await ensureModels();
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'lookout-live-robust-'));
+  clip = path.join(tmp, 'face.mp4');
+  recordings = path.join(tmp, 'recordings');
+  await makeFaceClip(clip, { seconds: 20 });
+  s = await startTestServer({
+    PRELOAD_MODELS: 'true',
+    INITIAL_TOKENS: '5', // ten frames at 0.5
+    LIVE_IDLE_TIMEOUT_S: String(IDLE_S),
+    LIVE_MAX_SESSIONS_PER_USER: '1',
+    LIVE_MAX_SESSIONS: '3',
+    RECORDINGS_DIR: recordings,
+    ADMIN_EMAIL: ADMIN.email,
+    ADMIN_PASSWORD: ADMIN.password,
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await s?.close();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+/** ffmpeg processes started by this process (the server runs in it). */
+async function ffmpegChildren(): Promise<number> {
+  const out = await promisify(execFile)('pgrep', ['-P', String(process.pid), 'ffmpeg']).catch(() => ({ stdout: '' }));
+  return out.stdout.split('\n').filter(Boolean).length;
+}
+
+async function topUp(email: string, amount: number): Promise<void> {
+  const login = await s.call('POST', '/api/v1/auth/login', { body: ADMIN });
+  const { token } = (await login.json()) as { token: string };
+  const r = await s.call('POST', '/api/v1/admin/top-ups', { token, body: { email, amount } });
+  expect(r.status).toBe(200);
+}
+
+async function sessions(token: string): Promise<{ id: string; state: string; endReason?: string; framesIn: number; tokensCharged: number }[]> {
+  return ((await (await s.call('GET', '/api/v1/live-sessions', { token })).json()) as { sessions: never[] }).sessions;
+}
+
+async function until<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() - start > ms) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A real browser-like offer (werift) with a sending video section; no media will follow. */
+async function offer(codec: 'vp8' | 'vp9' = 'vp8'): Promise<{ sdp: string; close: () => Promise<void> }> {
+  const pc = new RTCPeerConnection({ iceServers: [], codecs: { video: [codec === 'vp8' ? useVP8() : useVP9()] } });
+  pc.addTransceiver('video', { direction: 'sendonly' });
+  await pc.setLocalDescription(await pc.createOffer());
+  return { sdp: pc.localDescription!.sdp, close: () => pc.close() };
+}
+
+interface Socket {
+  ws: WebSocket;
+  next(pred?: (m: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
+  send(m: unknown): void;
+  close(): void;
+}
+
+async function socket(token: string | undefined, headers: Record<string, string> = {}): Promise<Socket> {
+  const ws = new WebSocket(s.url.replace('http', 'ws') + '/api/v1/ws', { headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers } });
+  const inbox: Record<string, unknown>[] = [];
+  const waiters: (() => void)[] = [];
+  ws.on('message', (data: Buffer) => {
+    inbox.push(JSON.parse(data.toString()) as Record<string, unknown>);
+    for (const w of waiters.splice(0)) w();
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+  });
+  return {
+    ws,
+    send: (m) => ws.send(typeof m === 'string' ? m : JSON.stringify(m)),
+    close: () => ws.close(),
+    next: async (pred = () => true, ms = 10_000) => {
+      const start = Date.now();
+      for (;;) {
+        const i = inbox.findIndex(pred);
+        if (i >= 0) return inbox.splice(i, 1)[0]!;
+        if (Date.now() - start > ms) throw new Error(`no matching message in ${ms} ms; got ${JSON.stringify(inbox)}`);
+        await new Promise<void>((r) => {
+          waiters.push(r);
+          setTimeout(r, 100);
+        });
+      }
+    },
+  };
+}
+
+describe('a client that vanishes', () => {
+  it.each([['whip'], ['ws']] as const)('over %s: its session, ffmpeg and hold are gone within the idle timeout + 5 s', async (via) => {
+    const u = await signUp(s);
+    await topUp(u.email, 1000);
+    const args = [clip, '--codec', 'vp8', '--fps', '30', '--server', s.url, '--token', u.token, '--model', 'blazeface', '--record', ...(via === 'whip' ? ['--whip'] : [])];
+    // Its own process group, so that SIGKILL takes tsx, node and the client's ffmpeg encoder at once.
+    const client = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/cli/stream.ts', ...args], { cwd: ROOT, detached: true, stdio: 'ignore' });
+    const exited = new Promise((resolve) => client.on('exit', resolve));
+    const killClient = (): void => {
+      try {
+        process.kill(-client.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    try {
+      // Wait until frames are flowing and the server's ffmpeg runs for this session.
+      const live = await until('session live with frames', 30_000, async () => {
+        const [x] = await sessions(u.token);
+        return x && x.state === 'live' && x.framesIn > 30 ? x : undefined;
+      });
+      expect(await ffmpegChildren()).toBeGreaterThanOrEqual(1);
+      killClient(); // no goodbye: no DELETE, no live.stop, no DTLS close
+      const killedAt = Date.now();
+      const ended = await until('session ended', (IDLE_S + 5) * 1000, async () => {
+        const x = (await sessions(u.token)).find((y) => y.id === live.id);
+        return x?.state === 'ended' ? x : undefined;
+      });
+      expect(ended.endReason).toBe('disconnected');
+      expect(Date.now() - killedAt).toBeLessThanOrEqual((IDLE_S + 5) * 1000);
+      await until('no ffmpeg left', 2000, async () => ((await ffmpegChildren()) === 0 ? true : undefined));
+      // The hold was settled: what was spent is exactly what was charged, the rest came back.
+      const balance = ((await (await s.call('GET', '/api/v1/tokens', { token: u.token })).json()) as { balance: number }).balance;
+      expect(balance).toBe(1005 - ended.tokensCharged);
+      // The recording was finalised and kept.
+      expect((await readdir(recordings)).some((f) => f.startsWith(live.id))).toBe(true);
+    } finally {
+      killClient();
+      await exited;
+    }
+  }, 60_000);
+});
+
+describe('tokens', () => {
+  it('a session that runs out ends with insufficient_tokens and leaves the balance at 0', async () => {
+    const u = await signUp(s); // 5 tokens: ten frames
+    const sum = await streamFile({ server: s.url, token: u.token, file: clip, codec: 'vp8', fps: 30, model: 'blazeface', record: false, durationS: 10 });
+    expect(sum.ended?.reason).toBe('insufficient_tokens');
+    expect(sum.ended!.stats.framesProcessed).toBe(10);
+    expect(sum.detections).toHaveLength(10);
+    expect(sum.ended!.stats.tokensCharged).toBe(5);
+    const balance = ((await (await s.call('GET', '/api/v1/tokens', { token: u.token })).json()) as { balance: number }).balance;
+    expect(balance).toBe(0);
+    const [row] = await sessions(u.token);
+    expect(row).toMatchObject({ state: 'ended', endReason: 'insufficient_tokens', tokensCharged: 5 });
+  }, 60_000);
+
+  it('an empty balance cannot start a session, and nothing is left behind', async () => {
+    const u = await signUp(s);
+    const once = await streamFile({ server: s.url, token: u.token, file: clip, codec: 'vp8', fps: 30, model: 'blazeface', record: false, durationS: 10 });
+    expect(once.ended?.reason).toBe('insufficient_tokens');
+    const o = await offer();
+    try {
+      const r = await s.call('POST', '/api/v1/whip', { token: u.token, body: o.sdp, headers: { 'content-type': 'application/sdp' } });
+      expect(r.status).toBe(402);
+      expect(((await r.json()) as { error: { code: string } }).error.code).toBe('INSUFFICIENT_TOKENS');
+      expect(await sessions(u.token)).toHaveLength(1);
+    } finally {
+      await o.close();
+    }
+  }, 60_000);
+});
+
+describe('signalling errors', () => {
+  it('bad messages get an error and the socket stays open', async () => {
+    const u = await signUp(s);
+    const ws = await socket(u.token);
+    try {
+      ws.send('not json');
+      expect(await ws.next()).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED' });
+      ws.send({ type: 'teleport' });
+      expect(await ws.next()).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED' });
+      ws.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+      expect(await ws.next()).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED' });
+      ws.send({ type: 'live.offer', sdp: 'hello' });
+      expect(await ws.next()).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED', re: 'live.offer' });
+      const vp9 = await offer('vp9');
+      ws.send({ type: 'live.offer', sdp: vp9.sdp });
+      const e = await ws.next();
+      await vp9.close();
+      expect(e).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED' });
+      expect(String(e['message'])).toMatch(/VP8 or H\.264/);
+      ws.send({ type: 'live.offer', sdp: (await offer()).sdp, budgetMs: 0 });
+      expect(await ws.next()).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED', re: 'live.offer' });
+      ws.send({ type: 'live.offer', sdp: (await offer()).sdp, model: 'no-such-model' });
+      expect(await ws.next()).toMatchObject({ type: 'error', code: 'NOT_FOUND', re: 'live.offer' });
+      ws.send({ type: 'live.stop', sessionId: 'nope' });
+      expect(await ws.next()).toMatchObject({ type: 'error', code: 'NOT_FOUND', re: 'live.stop' });
+      ws.send({ type: 'subscribe', topic: 'live:00000000-0000-0000-0000-000000000000' });
+      expect(await ws.next()).toMatchObject({ type: 'error', code: 'NOT_FOUND', re: 'subscribe' });
+      // Still open, and none of it left a session or a hold behind.
+      expect(ws.ws.readyState).toBe(WebSocket.OPEN);
+      expect(await sessions(u.token)).toEqual([]);
+      const ledger = (await (await s.call('GET', '/api/v1/tokens/ledger', { token: u.token })).json()) as { entries: { reason: string }[] };
+      expect(ledger.entries.map((e) => e.reason)).toEqual(['initial']);
+      expect(await ffmpegChildren()).toBe(0);
+    } finally {
+      ws.close();
+    }
+  });
+
+  it('refuses upgrades without credentials or from a foreign origin', async () => {
+    await expect(socket(undefined)).rejects.toThrow(/401/);
+    await expect(socket('not-a-token')).rejects.toThrow(/401/);
+    const u = await signUp(s);
+    const login = await s.call('POST', '/api/v1/auth/login', { body: { email: u.email, password: u.password } });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    await expect(socket(undefined, { cookie, origin: 'https://evil.example' })).rejects.toThrow(/403/);
+    const ok = await socket(undefined, { cookie, origin: s.url });
+    ok.close();
+  });
+
+  it('WHIP refuses what is not an SDP offer, and foreign sessions do not exist', async () => {
+    const u = await signUp(s);
+    const o = await offer();
+    try {
+      expect((await s.call('POST', '/api/v1/whip', { body: o.sdp, headers: { 'content-type': 'application/sdp' } })).status).toBe(401);
+      expect((await s.call('POST', '/api/v1/whip', { token: u.token, body: o.sdp, headers: { 'content-type': 'text/plain' } })).status).toBe(415);
+      expect((await s.call('POST', '/api/v1/whip', { token: u.token, body: 'v=0\r\nnonsense', headers: { 'content-type': 'application/sdp' } })).status).toBe(400);
+      expect((await s.call('POST', '/api/v1/whip?budgetMs=abc', { token: u.token, body: o.sdp, headers: { 'content-type': 'application/sdp' } })).status).toBe(400);
+      expect((await s.call('DELETE', '/api/v1/whip/00000000-0000-0000-0000-000000000000', { token: u.token })).status).toBe(404);
+      expect(await sessions(u.token)).toEqual([]);
+    } finally {
+      await o.close();
+    }
+  });
+});
+
+describe('limits and the balance feed', () => {
+  it('one session per user here, three per server; a WHIP session ends on DELETE', async () => {
+    const users = await Promise.all([signUp(s), signUp(s), signUp(s), signUp(s)]);
+    const offers = await Promise.all(users.map(() => offer()));
+    const locations: { token: string; location: string }[] = [];
+    try {
+      const post = (token: string, sdp: string): Promise<Response> => s.call('POST', '/api/v1/whip', { token, body: sdp, headers: { 'content-type': 'application/sdp' } });
+      for (const [i, u] of users.slice(0, 3).entries()) {
+        const r = await post(u.token, offers[i]!.sdp);
+        expect(r.status).toBe(201);
+        expect(r.headers.get('content-type')).toBe('application/sdp');
+        expect(await r.text()).toMatch(/^v=0/);
+        locations.push({ token: u.token, location: r.headers.get('location')! });
+      }
+      const again = await post(users[0].token, (await offer()).sdp);
+      expect(again.status).toBe(409);
+      const full = await post(users[3].token, offers[3]!.sdp);
+      expect(full.status).toBe(503);
+      expect(full.headers.get('retry-after')).toBeTruthy();
+      // Someone else's session is not found, the owner's ends.
+      expect((await s.call('DELETE', locations[0]!.location, { token: users[1].token })).status).toBe(404);
+      expect((await s.call('DELETE', locations[0]!.location, { token: users[0].token })).status).toBe(200);
+      const [row] = await sessions(users[0].token);
+      expect(row).toMatchObject({ state: 'ended', endReason: 'stopped', framesIn: 0, tokensCharged: 0 });
+      expect((await post(users[3].token, offers[3]!.sdp)).status).toBe(201);
+    } finally {
+      for (const { token, location } of locations) await s.call('DELETE', location, { token });
+      const [, , , last] = users;
+      const [x] = await sessions(last.token);
+      if (x?.state === 'live') await s.call('DELETE', `/api/v1/whip/${x.id}`, { token: last.token });
+      await Promise.all(offers.map((o) => o.close()));
+    }
+    // Sessions that never got media were free: each balance is back where it started.
+    for (const u of users) {
+      expect(((await (await s.call('GET', '/api/v1/tokens', { token: u.token })).json()) as { balance: number }).balance).toBe(5);
+    }
+  });
+
+  it('a top-up reaches the user\'s open sockets as a balance message', async () => {
+    const u = await signUp(s);
+    const ws = await socket(u.token);
+    try {
+      await topUp(u.email, 2.5);
+      expect(await ws.next((m) => m['type'] === 'balance')).toEqual({ type: 'balance', balance: 7.5 });
+    } finally {
+      ws.close();
+    }
+  });
+});
