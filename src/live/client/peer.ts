@@ -27,7 +27,14 @@ export class SendingPeer {
 
   constructor(codec: VideoCodec, dataChannel: boolean) {
     // No STUN: werift's default is a public server, and the server is reached on a host candidate.
-    this.#pc = new RTCPeerConnection({ iceServers: [], codecs: { video: [codec === 'vp8' ? useVP8() : useH264()] } });
+    // max-bundle: one ICE transport for video and data channel. With werift's default (max-compat) the
+    // offer gathers a transport per section, and the one BUNDLE makes redundant keeps its UDP sockets
+    // open after close(), so a process that streamed with a data channel never exits.
+    this.#pc = new RTCPeerConnection({
+      iceServers: [],
+      bundlePolicy: 'max-bundle',
+      codecs: { video: [codec === 'vp8' ? useVP8() : useH264()] },
+    });
     this.#track = new MediaStreamTrack({ kind: 'video' });
     this.#pc.addTransceiver(this.#track, { direction: 'sendonly' });
     if (dataChannel) {
@@ -91,8 +98,13 @@ export class SendingPeer {
 
   /** Hands one RTP packet from the encoder to werift (which rewrites payload type, SSRC and timestamp offset). */
   write(packet: Buffer): void {
-    if (this.#closing) return;
-    const rtp = RtpPacket.deSerialize(packet);
+    if (this.#closing || packet.length < 12) return;
+    let rtp: RtpPacket;
+    try {
+      rtp = RtpPacket.deSerialize(packet);
+    } catch {
+      return; // not RTP: nothing to send
+    }
     this.#track.writeRtp(rtp); // werift's sender rewrites the header in place, synchronously
     if (rtp.header.marker) {
       this.#framesSent++;

@@ -1,10 +1,15 @@
 /**
- * A video file played in real time as RTP packets: ffmpeg (`-re`) encodes it to VP8 or H.264 and sends
- * RTP to a UDP socket on 127.0.0.1 that this class binds; every packet is handed to `onPacket`.
- * werift has no packetizers, so ffmpeg's RTP muxer does that work.
+ * A video file played in real time as RTP packets. ffmpeg first encodes it to VP8 or H.264 (with the
+ * settings of a phone's real-time encoder) into a temporary file, then plays that file (`-re`, stream copy)
+ * as RTP to a UDP socket on 127.0.0.1 that this class binds; every packet is handed to `onPacket`. werift
+ * has no packetizers, so ffmpeg's RTP muxer does that work. Encoding first keeps the encoder's CPU out of
+ * the measurement when client and server share a machine (as in the tests and the benchmark).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { StreamError } from './errors.js';
 import { sleep } from './wait.js';
 
@@ -24,21 +29,61 @@ export interface RtpSourceOptions {
 
 const ENCODER_ARGS: Record<VideoCodec, string[]> = {
   vp8: ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '1M', '-g', '60'],
-  h264: ['-c:v', 'libx264', '-profile:v', 'baseline', '-tune', 'zerolatency', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '60', '-bsf:v', 'h264_mp4toannexb'],
+  // Parameter sets before every keyframe, as WebRTC senders do.
+  h264: ['-c:v', 'libx264', '-profile:v', 'baseline', '-tune', 'zerolatency', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '60', '-x264-params', 'repeat-headers=1'],
 };
 
-/** The ffmpeg command line that plays `file` in real time as RTP to 127.0.0.1:`port`. */
-export function ffmpegRtpArgs(o: RtpSourceOptions, port: number): string[] {
+/** The ffmpeg command line that encodes `file` into `out` (WebM for VP8, Matroska for H.264). */
+export function ffmpegEncodeArgs(o: RtpSourceOptions, out: string): string[] {
   const filters = [o.width && o.height ? `scale=${o.width}:${o.height}` : undefined, `fps=${o.fps}`].filter((f) => f !== undefined);
   return [
-    '-hide_banner', '-loglevel', 'error', '-nostdin',
-    '-re', '-i', o.file,
+    '-hide_banner', '-loglevel', 'error', '-nostdin', '-y',
+    '-i', o.file,
     ...(o.durationS !== undefined ? ['-t', String(o.durationS)] : []),
     '-an', '-sn', '-dn',
     '-vf', filters.join(','),
     ...ENCODER_ARGS[o.codec],
+    out,
+  ];
+}
+
+/** The ffmpeg command line that plays the encoded file in real time as RTP to 127.0.0.1:`port`. */
+export function ffmpegRtpArgs(o: Pick<RtpSourceOptions, 'codec' | 'packetSize'>, encoded: string, port: number): string[] {
+  return [
+    '-hide_banner', '-loglevel', 'error', '-nostdin',
+    '-re', '-i', encoded,
+    '-map', '0:v:0', '-c:v', 'copy', ...(o.codec === 'h264' ? ['-bsf:v', 'h264_mp4toannexb'] : []),
     '-f', 'rtp', `rtp://127.0.0.1:${port}?pkt_size=${o.packetSize ?? 1200}`,
   ];
+}
+
+export interface EncodedClip {
+  readonly file: string;
+  /** Removes the temporary file; safe to call twice. */
+  dispose(): Promise<void>;
+}
+
+/** Encodes `o.file` as a phone's real-time encoder would, into a temporary file, ready to be played. */
+export async function encodeClip(o: RtpSourceOptions): Promise<EncodedClip> {
+  const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'lookout-stream-'));
+  const dispose = (): Promise<void> => rm(tmpDir, { recursive: true, force: true });
+  try {
+    const file = path.join(tmpDir, o.codec === 'vp8' ? 'encoded.webm' : 'encoded.mkv');
+    await encode(o, file);
+    return { file, dispose };
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+}
+
+function encode(o: RtpSourceOptions, out: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(o.ffmpegPath, ffmpegEncodeArgs(o, out), { maxBuffer: 1 << 20 }, (err, _stdout, stderr) => {
+      if (err) reject(new StreamError('FFMPEG_FAILED', `ffmpeg could not encode ${o.file}: ${(stderr || err.message).trim().slice(-1000)}`));
+      else resolve();
+    });
+  });
 }
 
 function bindLoopback(): Promise<Socket> {
@@ -86,10 +131,10 @@ export class RtpSource {
     this.#done.catch(() => undefined); // observed by whoever awaits `done`; never unhandled
   }
 
-  /** Binds the UDP socket and starts ffmpeg sending to it. */
-  static async start(opts: RtpSourceOptions, onPacket: (packet: Buffer) => void): Promise<RtpSource> {
+  /** Binds the UDP socket and starts ffmpeg playing the encoded clip to it. */
+  static async start(opts: Pick<RtpSourceOptions, 'ffmpegPath' | 'codec' | 'packetSize'>, clip: EncodedClip, onPacket: (packet: Buffer) => void): Promise<RtpSource> {
     const socket = await bindLoopback();
-    const child = spawn(opts.ffmpegPath, ffmpegRtpArgs(opts, socket.address().port), { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(opts.ffmpegPath, ffmpegRtpArgs(opts, clip.file, socket.address().port), { stdio: ['ignore', 'ignore', 'pipe'] });
     return new RtpSource(socket, child, onPacket);
   }
 

@@ -16,10 +16,10 @@ import { access, constants } from 'node:fs/promises';
 import { StreamError } from './errors.js';
 import type { DetectionsMessage, EndedMessage, ServerMessage, StatsMessage } from './messages.js';
 import { SendingPeer } from './peer.js';
-import { RtpSource, type VideoCodec } from './rtp-source.js';
+import { encodeClip, RtpSource, type EncodedClip, type VideoCodec } from './rtp-source.js';
 import { ServerSocket } from './server-socket.js';
 import { SessionLog } from './session-log.js';
-import { aborted, sleep } from './wait.js';
+import { aborted, deadline } from './wait.js';
 import { whipDelete, whipOffer, type WhipSession } from './whip.js';
 
 export type { Detection, DetectionsMessage, EndReason, EndedMessage, ErrorMessage, LiveStats, ServerMessage, StatsMessage } from './messages.js';
@@ -131,13 +131,10 @@ function interruptions(o: StreamOptions, socket: ServerSocket, log: SessionLog):
 }
 
 /** Waits for the connection, plays the file through it, and returns what stopped it. */
-async function sendMedia(o: StreamOptions, socket: ServerSocket, peer: SendingPeer, log: SessionLog): Promise<Outcome> {
+async function sendMedia(o: StreamOptions, clip: EncodedClip, socket: ServerSocket, peer: SendingPeer, log: SessionLog): Promise<Outcome> {
   const first = await Promise.race([peer.connected(CONNECT_TIMEOUT_MS).then((): Outcome => 'done'), ...interruptions(o, socket, log)]);
   if (first !== 'done') return first;
-  const source = await RtpSource.start(
-    { ffmpegPath: o.ffmpegPath ?? process.env['FFMPEG_PATH'] ?? 'ffmpeg', file: o.file, codec: o.codec, fps: o.fps, durationS: o.durationS, width: o.width, height: o.height },
-    (packet) => peer.write(packet),
-  );
+  const source = await RtpSource.start({ ffmpegPath: ffmpegOf(o), codec: o.codec }, clip, (packet) => peer.write(packet));
   try {
     return await Promise.race([source.done.then((): Outcome => 'done'), peer.lost().then((): Outcome => 'lost'), ...interruptions(o, socket, log)]);
   } finally {
@@ -150,11 +147,24 @@ async function endSession(o: StreamOptions, n: Negotiated, socket: ServerSocket,
   if (log.ended) return;
   if (n.whip) await whipDelete(n.whip.location, o.token);
   else socket.send({ type: 'live.stop', sessionId: n.sessionId });
-  await Promise.race([log.endedPromise, socket.closed, sleep(ENDED_TIMEOUT_MS)]);
+  const over = Promise.race([log.endedPromise, socket.closed]);
+  await deadline(over, ENDED_TIMEOUT_MS, () => new StreamError('TIMEOUT', 'no live.ended')).catch(() => undefined); // summary says ended: undefined
 }
+
+const ffmpegOf = (o: StreamOptions): string => o.ffmpegPath ?? process.env['FFMPEG_PATH'] ?? 'ffmpeg';
 
 export async function streamFile(opts: StreamOptions): Promise<StreamSummary> {
   await validate(opts);
+  // Encode before connecting (as a camera's encoder would be running already): the session starts with media.
+  const clip = await encodeClip({ ffmpegPath: ffmpegOf(opts), file: opts.file, codec: opts.codec, fps: opts.fps, durationS: opts.durationS, width: opts.width, height: opts.height });
+  try {
+    return await streamEncoded(opts, clip);
+  } finally {
+    await clip.dispose();
+  }
+}
+
+async function streamEncoded(opts: StreamOptions, clip: EncodedClip): Promise<StreamSummary> {
   const log = new SessionLog(opts.onMessage);
   const socket = await ServerSocket.open(opts.server, opts.token, SOCKET_TIMEOUT_MS, opts.signal);
   const peer = new SendingPeer(opts.codec, opts.dataChannel ?? true);
@@ -167,7 +177,7 @@ export async function streamFile(opts: StreamOptions): Promise<StreamSummary> {
   });
   try {
     negotiated = await (opts.whip ? negotiateWhip : negotiateWs)(opts, socket, peer, log);
-    const outcome = await sendMedia(opts, socket, peer, log);
+    const outcome = await sendMedia(opts, clip, socket, peer, log);
     if (outcome === 'done') await log.settle(peer.rtpTimestamps.at(-1));
     if (outcome === 'disconnected') throw new StreamError('DISCONNECTED', 'the WebSocket closed before the session ended');
     if (outcome === 'lost') throw new StreamError('CONNECTION_FAILED', 'the peer connection failed while sending');
@@ -185,8 +195,11 @@ export async function streamFile(opts: StreamOptions): Promise<StreamSummary> {
       errors: log.errors,
     };
   } finally {
-    // A WHIP session is not tied to the socket: end it on the way out of a failure.
-    if (!finished && negotiated?.whip && !log.ended) await whipDelete(negotiated.whip.location, opts.token).catch(() => undefined);
+    // On the way out of a failure, end the session as stopped rather than leave it to the server's timeouts.
+    if (!finished && negotiated && !log.ended) {
+      if (negotiated.whip) await whipDelete(negotiated.whip.location, opts.token).catch(() => undefined);
+      else socket.send({ type: 'live.stop', sessionId: negotiated.sessionId });
+    }
     await peer.close();
     socket.close();
   }

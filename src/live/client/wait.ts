@@ -46,26 +46,14 @@ export function abortReason(signal: AbortSignal | undefined): Error {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** A promise with its resolve function at hand (for "the first X message" style waits). */
+/** A promise with its resolve function at hand; resolving twice keeps the first value. */
 export interface Latch<T> {
   readonly promise: Promise<T>;
-  readonly settled: boolean;
   resolve(value: T): void;
 }
 
 export function latch<T>(): Latch<T> {
   let settle!: (v: T) => void;
-  let settled = false;
   const promise = new Promise<T>((r) => (settle = r));
-  return {
-    promise,
-    get settled() {
-      return settled;
-    },
-    resolve(value: T) {
-      if (settled) return;
-      settled = true;
-      settle(value);
-    },
-  };
+  return { promise, resolve: (value: T) => settle(value) };
 }
