@@ -1,76 +1,15 @@
 /**
  * The WebSocket messages a live client exchanges with the server (API.md, "WebSocket"), as types, plus
- * the small parser that turns a text frame into one of them. The server's extra live figures
- * (drops by cause, p99, budget, tokens) are declared too.
+ * the small parser that turns a text frame into one of them.
  */
 
-export interface Detection {
-  label: string;
-  classId: number;
-  score: number;
-  /** [x1, y1, x2, y2] in pixels of the original frame. */
-  box: [number, number, number, number];
-}
+// The live messages are the server's own types (one definition for both ends of the wire).
+import type { Detection } from '../../inference/types.js';
+import type { LiveEndReason } from '../../db/schema.js';
+import type { DetectionsMessage, EndedMessage, LiveStats, StatsMessage } from '../messages.js';
 
-export interface DetectionsMessage {
-  type: 'detections';
-  sessionId: string;
-  /** 1-based number of the frame among those the server received in this session. */
-  frame: number;
-  /** RTP timestamp of the video frame the objects were found in. */
-  rtpTimestamp: number;
-  width: number;
-  height: number;
-  objects: Detection[];
-  timings: { queueMs: number; decodeMs: number; inferMs: number; totalMs: number };
-}
-
-/** The figures of a live session, as sent about every second (`live.stats`) and once more at the end. */
-export interface LiveStats {
-  framesIn: number;
-  framesProcessed: number;
-  /** droppedStale + droppedLate + droppedOther */
-  framesDropped: number;
-  /** Superseded by a newer frame before the detector was free. */
-  droppedStale: number;
-  /** Older than the budget when the detector could have started on them. */
-  droppedLate: number;
-  /** Not decodable (lost packets, missing reference) or still in flight when the session ended. */
-  droppedOther: number;
-  /** Frames processed in the last second. */
-  fps: number;
-  /** Server latency (last RTP packet of a frame in → its detections sent): last second in `live.stats`, whole session in `live.ended`; null before any frame. */
-  p50Ms: number | null;
-  p95Ms: number | null;
-  /** Whole session. */
-  p99Ms: number | null;
-  budgetMs: number;
-  /** Median detector time over the last second. */
-  modelMs?: number | null;
-  /** The model alone is slower than the budget: frames are processed as fast as it allows. */
-  overBudget: boolean;
-  warning?: string;
-  tokensCharged: number;
-  codec?: string | null;
-  width?: number | null;
-  height?: number | null;
-}
-
-export interface StatsMessage extends LiveStats {
-  type: 'live.stats';
-  sessionId: string;
-}
-
-export type EndReason = 'stopped' | 'disconnected' | 'insufficient_tokens' | 'error';
-
-export interface EndedMessage {
-  type: 'live.ended';
-  sessionId: string;
-  reason: EndReason;
-  /** Whole-session figures. */
-  stats: LiveStats;
-  message?: string;
-}
+export type { Detection, DetectionsMessage, EndedMessage, LiveStats, StatsMessage };
+export type EndReason = LiveEndReason;
 
 export interface ErrorMessage {
   type: 'error';

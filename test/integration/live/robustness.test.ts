@@ -3,48 +3,37 @@
  * Real server, real werift peers, real ffmpeg processes (counted as children of this process).
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { RTCPeerConnection, useVP8, useVP9 } from 'werift';
 import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { streamFile } from '../../../src/live/client/stream.js';
-import { makeFaceClip } from '../../helpers/media.js';
-import { ensureModels } from '../../helpers/onnx-setup.js';
+import { useLiveServer } from '../../helpers/live.js';
 import { ROOT } from '../../helpers/process.js';
-import { signUp, startTestServer, type TestServer } from '../../helpers/server.js';
+import { signUp, type TestServer } from '../../helpers/server.js';
 
 const IDLE_S = 2;
 const ADMIN = { email: 'admin@example.com', password: 'admin password 123' };
 
-let s: TestServer;
-let tmp: string;
-let clip: string;
-let recordings: string;
-
-beforeAll(async () => {
-  await ensureModels();
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'lookout-live-robust-'));
-  clip = path.join(tmp, 'face.mp4');
-  recordings = path.join(tmp, 'recordings');
-  await makeFaceClip(clip, { seconds: 20 });
-  s = await startTestServer({
-    PRELOAD_MODELS: 'true',
+const live = useLiveServer({
+  clipSeconds: 20,
+  env: {
     INITIAL_TOKENS: '5', // ten frames at 0.5
     LIVE_IDLE_TIMEOUT_S: String(IDLE_S),
     LIVE_MAX_SESSIONS_PER_USER: '1',
     LIVE_MAX_SESSIONS: '3',
-    RECORDINGS_DIR: recordings,
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
-  });
-}, 120_000);
+  },
+});
+let s: TestServer;
+let clip: string;
+let recordings: string;
 
-afterAll(async () => {
-  await s?.close();
-  await rm(tmp, { recursive: true, force: true });
+beforeAll(() => {
+  ({ server: s, clip, recordings } = live());
 });
 
 /** ffmpeg processes started by this process (the server runs in it). */

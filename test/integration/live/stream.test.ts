@@ -3,33 +3,24 @@
  * sends it through a werift peer to the real server (werift peer, ffmpeg decoder, BlazeFace on CPU, real
  * PostgreSQL), and we check what comes back against what was sent.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { streamFile, type StreamSummary } from '../../../src/live/client/stream.js';
-import { countFrames, makeFaceClip } from '../../helpers/media.js';
-import { ensureModels } from '../../helpers/onnx-setup.js';
-import { signUp, startTestServer, type TestServer } from '../../helpers/server.js';
+import { useLiveServer } from '../../helpers/live.js';
+import { countFrames } from '../../helpers/media.js';
+import { signUp, type TestServer } from '../../helpers/server.js';
 
 const PRICE = 0.5;
 const SECONDS = 11;
 
+const live = useLiveServer({ clipSeconds: SECONDS + 1, env: { INITIAL_TOKENS: '1000' } });
 let s: TestServer;
 let tmp: string;
 let clip: string;
 
-beforeAll(async () => {
-  await ensureModels();
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'lookout-live-'));
-  clip = path.join(tmp, 'face.mp4');
-  await makeFaceClip(clip, { seconds: SECONDS + 1 });
-  s = await startTestServer({ PRELOAD_MODELS: 'true', INITIAL_TOKENS: '1000', RECORDINGS_DIR: path.join(tmp, 'recordings') });
-}, 120_000);
-
-afterAll(async () => {
-  await s?.close();
-  await rm(tmp, { recursive: true, force: true });
+beforeAll(() => {
+  ({ server: s, tmp, clip } = live());
 });
 
 interface PublicSession {

@@ -153,26 +153,15 @@ describe('announceAddress', () => {
 
   it('adds a host candidate on the announced address, same port, after each IPv4 host candidate', () => {
     const out = announceAddress(ANSWER, '203.0.113.7');
-    const lines = out.split('\r\n');
-    expect(lines).toEqual([
-      'v=0',
-      'o=- 1715000000 0 IN IP4 0.0.0.0',
-      's=-',
-      't=0 0',
-      'a=group:BUNDLE 0 1',
-      'm=video 40002 UDP/TLS/RTP/SAVPF 96 102',
-      'c=IN IP4 10.0.0.5',
-      'a=candidate:a1b2c3 1 udp 2130706431 10.0.0.5 40002 typ host',
-      'a=candidate:a1b2c3n 1 udp 2130706430 203.0.113.7 40002 typ host',
-      'a=candidate:d4e5f6 1 udp 2130706175 172.17.0.1 40003 typ host',
-      'a=candidate:d4e5f6n 1 udp 2130706174 203.0.113.7 40003 typ host',
-      'a=candidate:0a0b0c 1 udp 2130706000 fd00::5 40004 typ host', // IPv6: not announced
-      'a=candidate:7f8e9d 1 udp 1694498815 198.51.100.9 40002 typ srflx raddr 10.0.0.5 rport 40002', // srflx: untouched
-      'a=end-of-candidates',
-      'a=recvonly',
-      'a=mid:0',
-      '',
-    ]);
+    // Each IPv4 host candidate gains a twin on the announced address (same port, priority - 1); the IPv6
+    // host and the srflx candidates, and every other line, stay as they were.
+    const twins: Record<string, string> = {
+      'a=candidate:a1b2c3 1 udp 2130706431 10.0.0.5 40002 typ host': 'a=candidate:a1b2c3n 1 udp 2130706430 203.0.113.7 40002 typ host',
+      'a=candidate:d4e5f6 1 udp 2130706175 172.17.0.1 40003 typ host': 'a=candidate:d4e5f6n 1 udp 2130706174 203.0.113.7 40003 typ host',
+    };
+    const expected = ANSWER.split('\r\n').flatMap((line) => (twins[line] ? [line, twins[line]] : [line]));
+    expect(out.split('\r\n')).toEqual(expected);
+    expect(expected.length).toBe(ANSWER.split('\r\n').length + 2);
   });
 
   it('keeps LF line ends and trailing candidate attributes', () => {
