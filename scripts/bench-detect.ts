@@ -62,7 +62,7 @@ const photo = sharp(await readFile(join(root, 'test/fixtures/coffee.jpg')));
 const frame = await rawFrame(photo, 640, 480);
 const jpeg = new Uint8Array(await sharp(frame.data, { raw: { width: 640, height: 480, channels: 3 } }).jpeg({ quality: 85 }).toBuffer());
 
-const engine = await DetectionEngine.open({ modelsDir: join(root, 'models'), providers: values.providers.split(','), intraOpThreads: threads, interOpThreads: 1 });
+const engine = await DetectionEngine.open({ modelsDir: join(root, 'models'), providers: values.providers.split(','), intraOpThreads: threads, interOpThreads: 1, isolation: 'inline' });
 const results: Record<string, unknown> = {};
 try {
   for (const name of values.models.split(',')) {

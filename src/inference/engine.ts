@@ -10,6 +10,9 @@ import { AppError } from '../errors.js';
 import { modelInfo, OnnxDetector } from './detector.js';
 import { parseManifest, type ModelManifest } from './manifest.js';
 import type { Detector, EngineOptions, ModelInfo } from './types.js';
+import { WorkerDetector } from './worker-detector.js';
+
+type Loaded = OnnxDetector | WorkerDetector;
 
 export async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
@@ -46,8 +49,8 @@ export class DetectionEngine {
   readonly #opts: EngineOptions;
   readonly #manifests: Map<string, ModelManifest>;
   readonly #default: string | undefined;
-  readonly #loading = new Map<string, Promise<OnnxDetector>>();
-  readonly #loaded = new Map<string, OnnxDetector>();
+  readonly #loading = new Map<string, Promise<Loaded>>();
+  readonly #loaded = new Map<string, Loaded>();
   #closed = false;
 
   private constructor(opts: EngineOptions, manifests: ModelManifest[]) {
@@ -81,7 +84,7 @@ export class DetectionEngine {
     return this.#detector(name);
   }
 
-  async #detector(name?: string): Promise<OnnxDetector> {
+  async #detector(name?: string): Promise<Loaded> {
     if (this.#closed) throw new AppError('UNAVAILABLE', 'The detection engine is closed.');
     const key = name ?? this.defaultModel();
     const m = this.#manifests.get(key);
@@ -98,19 +101,24 @@ export class DetectionEngine {
     return p;
   }
 
-  async #load(m: ModelManifest): Promise<OnnxDetector> {
+  async #load(m: ModelManifest): Promise<Loaded> {
     const path = join(this.#opts.modelsDir, m.file);
     if (m.sha256) {
       const actual = await sha256File(path);
       if (actual !== m.sha256) throw new AppError('UNAVAILABLE', `Model file ${m.file} does not match its manifest's sha256 (run \`npm run models:setup\`).`);
     }
     const started = performance.now();
-    const d = await OnnxDetector.load(m, path, modelInfo(m, m.name === this.#default), {
+    const info = modelInfo(m, m.name === this.#default);
+    const so = {
       providers: this.#opts.providers,
       intraOpThreads: this.#opts.intraOpThreads,
       interOpThreads: this.#opts.interOpThreads,
       ...(this.#opts.logger ? { logger: this.#opts.logger } : {}),
-    });
+    };
+    const d =
+      this.#opts.isolation === 'inline'
+        ? await OnnxDetector.load(m, path, info, so)
+        : await WorkerDetector.load(m, path, info, so, (gone) => this.#forget(m.name, gone));
     if (this.#closed) {
       await d.close();
       throw new AppError('UNAVAILABLE', 'The detection engine is closed.');
@@ -118,6 +126,14 @@ export class DetectionEngine {
     this.#loaded.set(m.name, d);
     this.#opts.logger?.info({ model: m.name, provider: d.provider, loadMs: Math.round(performance.now() - started) }, 'Detection model loaded');
     return d;
+  }
+
+  /** A worker that died is dropped, so the next request loads the model again. */
+  #forget(name: string, gone: Loaded): void {
+    if (this.#loaded.get(name) !== gone) return;
+    this.#loaded.delete(name);
+    this.#loading.delete(name);
+    if (!this.#closed) this.#opts.logger?.warn({ model: name }, 'Detection model unloaded after its worker stopped; it loads again on the next request');
   }
 
   /** Active execution providers of the loaded models, e.g. { nanodet: ['cpu'] }. */

@@ -49,6 +49,11 @@ export interface EngineOptions {
   interOpThreads: number;
   /** Overrides the manifests' `default` flag. */
   defaultModel?: string;
+  /**
+   * Where sessions run: 'worker' (default) gives each model its own worker thread, so inference never
+   * blocks the event loop; 'inline' runs them on the calling thread (benchmarks of the raw session).
+   */
+  isolation?: 'worker' | 'inline';
   logger?: Logger;
 }
 

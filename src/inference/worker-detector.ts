@@ -1,0 +1,159 @@
+/**
+ * A Detector whose model runs in its own worker thread (detector-worker.ts), so inference never blocks
+ * the event loop that carries WebRTC packets, WebSocket messages and ffmpeg pipes. Frames are copied
+ * once into a fresh buffer that is transferred, not cloned. Requests are answered in order; the worker
+ * serialises them like OnnxDetector does.
+ *
+ * If the worker dies (a crash in native code, or out of memory), every pending and later call fails
+ * with UNAVAILABLE and `onExit` tells the engine, which loads the model afresh on the next request.
+ */
+import { Worker } from 'node:worker_threads';
+import { AppError } from '../errors.js';
+import { decodeImage } from '../media/image.js';
+import { validateFrame } from './detector.js';
+import type { ModelManifest } from './manifest.js';
+import type { SessionOptions } from './session.js';
+import type { DetectResult, Detector, ModelInfo, RgbFrame } from './types.js';
+import type { WireError, WorkerInit, WorkerReply, WorkerRequest } from './worker-protocol.js';
+
+/**
+ * The worker's entry beside this module. Run from sources (tests, tsx scripts), the worker registers
+ * tsx's loader in its own thread first: loader hooks of the parent thread do not reach workers.
+ */
+function startWorker(name: string, workerData: WorkerInit): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./detector-worker.js', import.meta.url), { workerData, name });
+  const entry = new URL('./detector-worker.ts', import.meta.url).href;
+  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(boot, { eval: true, workerData, name });
+}
+
+const toError = (e: WireError): AppError | Error => (e.code ? new AppError(e.code, e.message) : new Error(e.message));
+
+interface Pending {
+  resolve: (r: DetectResult) => void;
+  reject: (e: Error) => void;
+}
+
+export class WorkerDetector implements Detector {
+  readonly model: ModelInfo;
+  readonly provider: string;
+  readonly resize: 'letterbox' | 'stretch';
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #dead: AppError | undefined;
+
+  private constructor(worker: Worker, manifest: ModelManifest, info: ModelInfo, provider: string) {
+    this.#worker = worker;
+    this.model = info;
+    this.provider = provider;
+    this.resize = manifest.resize;
+  }
+
+  /** Starts the worker and waits until it has loaded the model (and run its warm-up detection). */
+  static async load(
+    manifest: ModelManifest,
+    modelPath: string,
+    info: ModelInfo,
+    opts: SessionOptions,
+    onExit?: (d: WorkerDetector) => void,
+  ): Promise<WorkerDetector> {
+    const { logger, ...session } = opts;
+    const init: WorkerInit = { manifest, modelPath, info, session };
+    const worker = startWorker(`detector:${manifest.name}`, init);
+    const log = (m: WorkerReply): boolean => {
+      if (m.type !== 'log') return false;
+      logger?.[m.level](m.obj, m.msg);
+      return true;
+    };
+    const provider = await new Promise<string>((resolve, reject) => {
+      const onMessage = (m: WorkerReply): void => {
+        if (log(m)) return;
+        cleanup();
+        if (m.type === 'ready') resolve(m.provider);
+        else if (m.type === 'failed') reject(toError(m.error));
+        else reject(new Error(`Detector worker for ${manifest.name} sent ${m.type} before it was ready`));
+      };
+      const onError = (e: Error): void => {
+        cleanup();
+        reject(e);
+      };
+      const onExit = (code: number): void => {
+        cleanup();
+        reject(new Error(`Detector worker for ${manifest.name} exited with code ${code} while loading`));
+      };
+      const cleanup = (): void => {
+        worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+      };
+      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+    });
+    const d = new WorkerDetector(worker, manifest, info, provider);
+    worker.on('message', (m: WorkerReply) => {
+      if (!log(m)) d.#reply(m);
+    });
+    worker.on('error', (e) => logger?.warn({ model: manifest.name, err: e.message }, 'Detector worker crashed'));
+    worker.on('exit', (code) => {
+      d.#fail(new AppError('UNAVAILABLE', `The ${manifest.name} detector stopped (worker exit code ${code}).`));
+      onExit?.(d);
+    });
+    worker.unref(); // referenced only while a request is pending (see #send)
+    return d;
+  }
+
+  async detectImage(bytes: Uint8Array): Promise<DetectResult> {
+    const t0 = performance.now();
+    const img = await decodeImage(bytes);
+    const decodeMs = performance.now() - t0;
+    const r = await this.#send(img);
+    return { ...r, timings: { ...r.timings, decodeMs: Math.round(decodeMs * 1000) / 1000, totalMs: Math.round((performance.now() - t0) * 1000) / 1000 } };
+  }
+
+  async detectFrame(frame: RgbFrame): Promise<DetectResult> {
+    validateFrame(frame);
+    const t0 = performance.now();
+    const r = await this.#send(frame);
+    // totalMs covers the hand-over to the worker and back, not just the worker's own work.
+    return { ...r, timings: { ...r.timings, totalMs: Math.round((performance.now() - t0) * 1000) / 1000 } };
+  }
+
+  #send(frame: RgbFrame): Promise<DetectResult> {
+    if (this.#dead) return Promise.reject(this.#dead);
+    const id = this.#nextId++;
+    const data = frame.data.slice(0, frame.width * frame.height * 3); // own buffer, transferred below
+    const req: WorkerRequest = { type: 'frame', id, width: frame.width, height: frame.height, data };
+    return new Promise<DetectResult>((resolve, reject) => {
+      if (this.#pending.size === 0) this.#worker.ref();
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage(req, [data.buffer]);
+    });
+  }
+
+  #reply(m: WorkerReply): void {
+    if (m.type !== 'result') return;
+    const p = this.#pending.get(m.id);
+    if (!p) return;
+    this.#pending.delete(m.id);
+    if (this.#pending.size === 0) this.#worker.unref();
+    if ('error' in m) p.reject(toError(m.error));
+    else p.resolve(m.result);
+  }
+
+  #fail(e: AppError): void {
+    this.#dead ??= e;
+    for (const p of this.#pending.values()) p.reject(this.#dead);
+    this.#pending.clear();
+  }
+
+  /** Lets calls in flight finish, then releases the session and ends the worker; safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#dead) return;
+    const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
+    this.#worker.ref();
+    this.#worker.postMessage({ type: 'close' } satisfies WorkerRequest);
+    this.#dead = new AppError('UNAVAILABLE', `Model ${this.model.name} has been unloaded.`);
+    // The worker answers what it already holds before it sees 'close'; give it a bound all the same.
+    const timer = setTimeout(() => void this.#worker.terminate(), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
