@@ -27,6 +27,13 @@ import { LiveManager } from './live/manager.js';
 import { toTokens } from './tokens/amount.js';
 import { onBalanceChange } from './tokens/ledger.js';
 import { userTopic, WsHub } from './ws/hub.js';
+import { datasetRoutes } from './http/routes/datasets.js';
+import { jobRoutes } from './http/routes/jobs.js';
+import { JobEventListener } from './jobs/events.js';
+import { JobQueue } from './jobs/queue.js';
+import { activeJobs, toPublicJob } from './jobs/repo.js';
+import { startJobWorker, type JobWorker } from './jobs/worker.js';
+import { resolveFfprobe } from './media/ffprobe.js';
 
 /** The repository root, found from this file whether it runs from src/ (tsx) or dist/src/ (built). */
 export const ROOT = (() => {
@@ -86,6 +93,12 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     throw err;
   }
 
+  const queue = new JobQueue(config, database.url);
+  const ffprobePath = async (): Promise<string> => {
+    const ffmpeg = await resolveFfmpeg({ envPath: config.ffmpegPath }).catch(() => undefined);
+    return (await resolveFfprobe({ envPath: config.ffprobePath, ffmpegPath: ffmpeg?.path })).path;
+  };
+
   const loginLimits = {
     perAccount: new RateLimiter(config.loginLimit.perAccount, config.loginLimit.windowMs),
     perAddress: new RateLimiter(config.loginLimit.perAddress, config.loginLimit.windowMs),
@@ -103,6 +116,8 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     engine,
     logger,
     live,
+    jobs: { db, engine, queue },
+    ffprobePath,
     loginLimits,
     health: {
       db: () => checked(async () => ({ ok: await database.ping(), kind: database.kind })),
@@ -124,6 +139,8 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     ...tokenRoutes(deps),
     ...modelRoutes(deps),
     ...liveRoutes(deps),
+    ...datasetRoutes(deps),
+    ...jobRoutes(deps),
     ...systemRoutes(deps, {
       publicDir: path.join(ROOT, 'public'),
       version: VERSION,
@@ -138,6 +155,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     trustProxy: config.trustProxy,
     logger,
     handle: (req) => router.handle(req),
+    streamsBody: (method, path) => router.streamsBody(method, path),
   });
   const wsHub = new WsHub({
     app: server.app,
@@ -145,14 +163,23 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     live: () => live,
     logger,
     trustProxy: config.trustProxy,
+    jobsSnapshot: async (userId) => (await activeJobs(db, userId)).map(toPublicJob),
   });
   hubRef.current = wsHub;
+  // Job events from every process (this one's worker, separate workers, other servers) reach this hub.
+  const jobEvents = new JobEventListener(database.url, (e) => wsHub.publish(`jobs:${e.userId}`, { type: 'job', job: e.job }), logger);
+  let worker: JobWorker | undefined;
   const stopBalanceEvents = onBalanceChange((userId, milli) => wsHub.publish(userTopic(userId), { type: 'balance', balance: toTokens(milli) }));
   let port: number;
   try {
+    await jobEvents.start();
+    if (config.jobs.inlineWorker) worker = startJobWorker({ config, db, engine, logger, databaseUrl: database.url });
     port = await server.listen();
   } catch (err) {
     stopBalanceEvents();
+    await worker?.close(0);
+    await jobEvents.close();
+    await queue.close();
     await engine.close();
     await database.close();
     throw err;
@@ -180,9 +207,13 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
       (closing ??= (async () => {
         logger.info({ inFlight: server.inFlight, liveSessions: live.count }, 'shutting down');
         await live.close(); // sessions end cleanly: recordings finalised, tokens settled, clients told
+        // A job item still running after the grace period is left to the queue, which hands it to another worker.
+        await worker?.close(config.shutdownGraceMs);
         stopBalanceEvents();
         wsHub.close();
         await server.close(config.shutdownGraceMs);
+        await jobEvents.close();
+        await queue.close();
         loginLimits.perAccount.close();
         loginLimits.perAddress.close();
         await engine.close();

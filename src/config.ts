@@ -47,6 +47,8 @@ export interface Config {
   readonly modelsDir: string;
   /** ffmpeg binary override (FFMPEG_PATH); otherwise a system ffmpeg, then the bundled one. */
   readonly ffmpegPath: string | undefined;
+  /** ffprobe binary override (FFPROBE_PATH); otherwise the one beside ffmpeg, one on PATH, then the bundled one. */
+  readonly ffprobePath: string | undefined;
   /** ONNX Runtime: execution providers in order (ORT_PROVIDERS, default cuda,cpu), threads (0 = ORT's choice). */
   readonly onnx: {
     readonly providers: readonly string[];
@@ -56,6 +58,33 @@ export interface Config {
     readonly defaultModel: string | undefined;
     /** Load and warm every model at start (PRELOAD_MODELS, default true) instead of on first use. */
     readonly preload: boolean;
+  };
+  /** Dataset uploads: what is accepted and how much (sizes in bytes). */
+  readonly uploads: {
+    /** One upload request's body (UPLOAD_MAX_BYTES, default 1 GiB); crossing it answers 413 at once. */
+    readonly maxBytes: number;
+    /** Pixels of one image, read from its header before decoding (IMAGE_MAX_PIXELS, default 50,000,000). */
+    readonly imageMaxPixels: number;
+    /** Frames of one video (VIDEO_MAX_FRAMES, default 108,000: an hour at 30 fps) and its frame size (VIDEO_MAX_PIXELS, default 3840×2160). */
+    readonly videoMaxFrames: number;
+    readonly videoMaxPixels: number;
+    /** Wall-clock limit for one ffmpeg/ffprobe run on one file (MEDIA_TIMEOUT_S, default 600). */
+    readonly mediaTimeoutMs: number;
+    /** Zip archives: files in one (ZIP_MAX_ENTRIES, default 1000), bytes actually unpacked (ZIP_MAX_BYTES, default 2 GiB), compression ratio of an entry (ZIP_MAX_RATIO, default 100). */
+    readonly zipMaxEntries: number;
+    readonly zipMaxBytes: number;
+    readonly zipMaxRatio: number;
+  };
+  /** Batch inference jobs (BullMQ). */
+  readonly jobs: {
+    /** Run a job worker inside the server process (JOBS_INLINE_WORKER, default true); `npm run worker` runs more. */
+    readonly inlineWorker: boolean;
+    /** Jobs one worker process runs at once (JOBS_CONCURRENCY, default 1). */
+    readonly concurrency: number;
+    /** How long a worker's claim on a job lasts without renewal (JOBS_LOCK_MS, default 30000): a crashed worker's job is handed to another after about this long. */
+    readonly lockMs: number;
+    /** BullMQ queue name (JOBS_QUEUE, default lookout-jobs). */
+    readonly queueName: string;
   };
   /** Live WebRTC sessions. */
   readonly live: {
@@ -133,6 +162,12 @@ function url(env: Env, name: string, protocols: readonly string[]): string | und
     throw new ConfigError(`${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')}.`);
   }
   return raw;
+}
+
+function queueName(env: Env): string {
+  const name = read(env, 'JOBS_QUEUE') ?? 'lookout-jobs';
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw new ConfigError(`JOBS_QUEUE must be 1-64 letters, digits, '-' or '_', got "${name}".`);
+  return name;
 }
 
 const KNOWN_PROVIDERS = ['cuda', 'tensorrt', 'cpu'];
@@ -239,12 +274,29 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     modelsDir: path.resolve(cwd, read(env, 'MODELS_DIR') ?? './models'),
     ffmpegPath: read(env, 'FFMPEG_PATH'),
+    ffprobePath: read(env, 'FFPROBE_PATH'),
     onnx: {
       providers: providers(env),
       intraOpThreads: int(env, 'ORT_INTRA_OP_THREADS', 0, 0, 256),
       interOpThreads: int(env, 'ORT_INTER_OP_THREADS', 0, 0, 256),
       defaultModel: read(env, 'DEFAULT_MODEL'),
       preload: bool(env, 'PRELOAD_MODELS', true),
+    },
+    uploads: {
+      maxBytes: int(env, 'UPLOAD_MAX_BYTES', 1024 ** 3, 1024, 64 * 1024 ** 3),
+      imageMaxPixels: int(env, 'IMAGE_MAX_PIXELS', 50_000_000, 1, 1_000_000_000),
+      videoMaxFrames: int(env, 'VIDEO_MAX_FRAMES', 108_000, 1, 100_000_000),
+      videoMaxPixels: int(env, 'VIDEO_MAX_PIXELS', 3840 * 2160, 1, 1_000_000_000),
+      mediaTimeoutMs: int(env, 'MEDIA_TIMEOUT_S', 600, 1, 86_400) * 1000,
+      zipMaxEntries: int(env, 'ZIP_MAX_ENTRIES', 1000, 1, 1_000_000),
+      zipMaxBytes: int(env, 'ZIP_MAX_BYTES', 2 * 1024 ** 3, 1024, 1024 ** 4),
+      zipMaxRatio: int(env, 'ZIP_MAX_RATIO', 100, 2, 100_000),
+    },
+    jobs: {
+      inlineWorker: bool(env, 'JOBS_INLINE_WORKER', true),
+      concurrency: int(env, 'JOBS_CONCURRENCY', 1, 1, 64),
+      lockMs: int(env, 'JOBS_LOCK_MS', 30_000, 1000, 600_000),
+      queueName: queueName(env),
     },
     live: {
       budgetMs: int(env, 'LIVE_BUDGET_MS', 100, 5, 10_000),

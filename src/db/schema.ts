@@ -84,6 +84,72 @@ export interface LiveSessionsTable {
   heartbeat_at: ColumnType<Date, Date | undefined, Date>;
 }
 
+export interface DatasetsTable {
+  id: string;
+  user_id: string;
+  name: string;
+  tags: ColumnType<string[], string | undefined, string>;
+  created_at: CreatedAt;
+}
+
+export type MediaKind = 'image' | 'video';
+
+export interface DatasetFilesTable {
+  id: string;
+  dataset_id: string;
+  user_id: string;
+  name: string;
+  kind: MediaKind;
+  format: string;
+  storage_key: string;
+  bytes: Int8;
+  width: number;
+  height: number;
+  frames: number;
+  fps: number | null;
+  token_cost_milli: Int8;
+  created_at: CreatedAt;
+}
+
+export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+export interface JobsTable {
+  id: string;
+  user_id: string;
+  dataset_id: string | null;
+  model: string;
+  state: ColumnType<JobState, JobState | undefined, JobState>;
+  done: ColumnType<number, number | undefined, number>;
+  total: number;
+  token_cost_milli: Int8;
+  tokens_charged_milli: ColumnType<number, number | undefined, number>;
+  reservation_id: string | null;
+  error: string | null;
+  attempts: ColumnType<number, number | undefined, number>;
+  created_at: CreatedAt;
+  started_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  finished_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface JobFilesTable {
+  job_id: string;
+  position: number;
+  file_id: string;
+  name: string;
+  kind: MediaKind;
+  format: string;
+  storage_key: string;
+  width: number;
+  height: number;
+  frames: number;
+  fps: number | null;
+  token_cost_milli: Int8;
+  state: ColumnType<'pending' | 'done' | 'failed', 'pending' | 'done' | 'failed' | undefined, 'pending' | 'done' | 'failed'>;
+  results: ColumnType<unknown, string | null | undefined, string | null>;
+  annotated_key: string | null;
+  error: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -91,6 +157,10 @@ export interface Database {
   token_reservations: TokenReservationsTable;
   token_charges: TokenChargesTable;
   live_sessions: LiveSessionsTable;
+  datasets: DatasetsTable;
+  dataset_files: DatasetFilesTable;
+  jobs: JobsTable;
+  job_files: JobFilesTable;
 }
 
 export type Db = Kysely<Database>;
@@ -104,3 +174,7 @@ export type Session = Selectable<SessionsTable>;
 export type LedgerEntry = Selectable<TokenLedgerTable>;
 export type Reservation = Selectable<TokenReservationsTable>;
 export type LiveSessionRow = Selectable<LiveSessionsTable>;
+export type DatasetRow = Selectable<DatasetsTable>;
+export type DatasetFileRow = Selectable<DatasetFilesTable>;
+export type JobRow = Selectable<JobsTable>;
+export type JobFileRow = Selectable<JobFilesTable>;

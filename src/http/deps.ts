@@ -2,6 +2,7 @@ import type { RateLimiter } from '../accounts/rate-limit.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/schema.js';
 import type { DetectionEngine } from '../inference/index.js';
+import type { JobServiceDeps } from '../jobs/service.js';
 import type { LiveManager } from '../live/manager.js';
 import type { Logger } from '../log.js';
 
@@ -18,6 +19,10 @@ export interface AppDeps {
   readonly engine: DetectionEngine;
   readonly logger: Logger;
   readonly live: LiveManager;
+  /** Job submission and cancellation (database, engine, queue). */
+  readonly jobs: JobServiceDeps;
+  /** The ffprobe binary (FFPROBE_PATH, beside ffmpeg, on PATH, or bundled), resolved once. */
+  readonly ffprobePath: () => Promise<string>;
   readonly loginLimits: { readonly perAccount: RateLimiter; readonly perAddress: RateLimiter };
   readonly health: {
     readonly db: () => Promise<HealthCheck>;

@@ -1,4 +1,5 @@
 import { AppError, statusOf, type ErrorCode } from '../errors.js';
+import { stat } from 'node:fs/promises';
 import type { HttpRequest, HttpResponse } from './types.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -54,4 +55,51 @@ export function limitParam(req: HttpRequest, def = 50, max = 200): number {
     throw new AppError('VALIDATION_FAILED', `limit must be an integer from 1 to ${max}.`);
   }
   return n;
+}
+
+/** `Range: bytes=a-b` (one range) → [start, end] inclusive; undefined for none; 'invalid' if unsatisfiable. */
+export function parseRange(header: string | undefined, size: number): [number, number] | undefined | 'invalid' {
+  if (!header) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return 'invalid';
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) return 'invalid';
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  return start > end || start >= size ? 'invalid' : [start, end];
+}
+
+/**
+ * A private file download, streamed from disk with single byte ranges (206) and 416 for unsatisfiable ones.
+ * `notFound` is the message when the file is missing. `download` names it for saving (else shown inline).
+ */
+export async function sendFile(
+  req: HttpRequest,
+  file: string,
+  opts: { contentType: string; notFound: string; download?: string },
+): Promise<HttpResponse> {
+  const st = await stat(file).catch(() => undefined);
+  if (!st?.isFile()) throw new AppError('NOT_FOUND', opts.notFound);
+  const headers = {
+    'content-type': opts.contentType,
+    'accept-ranges': 'bytes',
+    'cache-control': 'private, no-store',
+    ...(opts.download ? { 'content-disposition': `attachment; filename="${opts.download.replace(/[^\w.-]/g, '_')}"` } : {}),
+  };
+  if (st.size === 0) return { status: 200, headers, body: '' };
+  const range = parseRange(req.headers['range'], st.size);
+  if (range === 'invalid') {
+    return { ...errorResponse('VALIDATION_FAILED', 'The requested range is not satisfiable.'), status: 416, headers: { 'content-range': `bytes */${st.size}`, 'content-type': JSON_TYPE } };
+  }
+  if (range) {
+    return { status: 206, headers: { ...headers, 'content-range': `bytes ${range[0]}-${range[1]}/${st.size}` }, file: { path: file, start: range[0], end: range[1] } };
+  }
+  return { status: 200, headers, file: { path: file, start: 0, end: st.size - 1 } };
 }

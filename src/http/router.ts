@@ -36,6 +36,18 @@ export class Router {
     return this;
   }
 
+  /** Whether the route for this request reads its body as a stream (decided before the body is read). */
+  streamsBody(method: string, path: string): boolean {
+    const segs = path.split('/').filter(Boolean);
+    let decoded: string[];
+    try {
+      decoded = segs.map((s) => decodeURIComponent(s));
+    } catch {
+      return false;
+    }
+    return this.#routes.some((c) => c.route.streamBody === true && c.route.method === method && match(c.parts, decoded) !== null);
+  }
+
   routes(): readonly Route[] {
     return this.#routes.map((c) => c.route);
   }

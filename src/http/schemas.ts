@@ -90,6 +90,51 @@ export const COMPONENT_SCHEMAS: Record<string, unknown> = {
     },
     ['id', 'model', 'codec', 'width', 'height', 'state', 'startedAt', 'framesIn', 'framesProcessed', 'framesDropped', 'latencyMs', 'tokensCharged', 'hasRecording'],
   ),
+  Dataset: obj({
+    id: { type: 'string' },
+    name: { type: 'string', minLength: 1, maxLength: 100 },
+    tags: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 40 }, maxItems: 20 },
+    fileCount: { type: 'integer' },
+    tokenCost: { ...ref('TokenAmount'), description: 'What a job over every file costs now' },
+    createdAt: { type: 'string', format: 'date-time' },
+  }),
+  DatasetFile: obj({
+    id: { type: 'string' },
+    name: { type: 'string', description: 'The uploaded name, or the path inside the zip' },
+    kind: { type: 'string', enum: ['image', 'video'] },
+    width: { type: 'integer' },
+    height: { type: 'integer' },
+    frames: { type: 'integer', description: '1 for an image; the exact frame count of a video' },
+    tokenCost: ref('TokenAmount'),
+  }),
+  Job: obj(
+    {
+      id: { type: 'string' },
+      datasetId: { type: ['string', 'null'], description: 'null once the dataset is deleted' },
+      model: { type: 'string' },
+      state: { type: 'string', enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] },
+      progress: obj({ done: { type: 'integer', description: 'Images and video frames processed' }, total: { type: 'integer' } }),
+      tokenCost: { ...ref('TokenAmount'), description: 'Reserved at submission' },
+      tokensCharged: { ...ref('TokenAmount'), description: 'Spent so far; the rest is returned when the job ends' },
+      error: { type: 'string' },
+      createdAt: { type: 'string', format: 'date-time' },
+      startedAt: { type: 'string', format: 'date-time' },
+      finishedAt: { type: 'string', format: 'date-time' },
+    },
+    ['id', 'datasetId', 'model', 'state', 'progress', 'tokenCost', 'tokensCharged', 'createdAt'],
+  ),
+  JobFileResult: obj(
+    {
+      fileId: { type: 'string' },
+      name: { type: 'string' },
+      kind: { type: 'string', enum: ['image', 'video'] },
+      objects: { type: 'array', items: ref('Detection'), description: 'Images' },
+      frames: { type: 'array', items: obj({ index: { type: 'integer' }, objects: { type: 'array', items: ref('Detection') } }), description: 'Videos, one entry per frame' },
+      annotatedUrl: { type: ['string', 'null'], description: 'The image (JPEG) or video (H.264 MP4) with labelled boxes; owner only' },
+      error: { type: 'string', description: 'Why this file could not be processed (it was not charged)' },
+    },
+    ['fileId', 'name', 'kind', 'annotatedUrl'],
+  ),
 };
 
 export const UNAUTH = { '401': errorResp('Not signed in (UNAUTHENTICATED).') };

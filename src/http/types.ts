@@ -10,7 +10,13 @@ export interface HttpRequest {
   /** Lower-case names; repeated headers joined with ", ". */
   readonly headers: Readonly<Record<string, string>>;
   readonly ip: string;
+  /** The whole body, read up to BODY_LIMIT_BYTES; empty on routes that stream their body. */
   readonly body: Buffer;
+  /**
+   * Routes declared with `streamBody: true` get the body as a stream instead, with backpressure (uWS pauses
+   * the socket while the stream is full). Answering before it has been read to the end closes the connection.
+   */
+  readonly bodyStream?: import('node:stream').Readable;
 }
 
 export interface HttpResponse {
@@ -53,6 +59,8 @@ export interface Route {
   readonly path: string;
   readonly access: Access;
   readonly handler: (ctx: RouteContext) => Promise<HttpResponse>;
+  /** The handler reads the body itself from `req.bodyStream` (uploads); no body limit applies. */
+  readonly streamBody?: boolean;
   /** Omitted from the OpenAPI document (static files, the docs page itself). */
   readonly doc?: RouteDoc;
 }

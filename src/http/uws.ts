@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import uWS from 'uWebSockets.js';
 import type { Logger } from '../log.js';
 import type { HttpRequest, HttpResponse } from './types.js';
@@ -26,6 +27,8 @@ export interface HttpServerOptions {
   readonly trustProxy: boolean;
   readonly logger: Logger;
   readonly handle: (req: HttpRequest) => Promise<HttpResponse>;
+  /** Routes that read their body as a stream (uploads): no body limit here, the handler enforces its own. */
+  readonly streamsBody?: (method: string, path: string) => boolean;
 }
 
 export class HttpServer {
@@ -114,8 +117,10 @@ export class HttpServer {
       );
       if (this.#inFlight === 0) this.#drained?.();
     };
+    let onAbort: (() => void) | undefined; // uWS keeps one onAborted handler per response: this one
     res.onAborted(() => {
       aborted = true;
+      onAbort?.();
       finish(499);
     });
 
@@ -132,6 +137,17 @@ export class HttpServer {
 
     if (BODYLESS.has(method)) {
       run(Buffer.alloc(0));
+      return;
+    }
+    if (this.opts.streamsBody?.(method, path)) {
+      onAbort = this.#streamBody(res, (stream, ended) => {
+        const req: HttpRequest = { id, method, path, query: new URLSearchParams(queryString), headers, ip, body: Buffer.alloc(0), bodyStream: stream };
+        const write = (answer: HttpResponse): void => this.#write(res, answer, id, method, () => aborted, finish, !ended());
+        this.opts.handle(req).then(write, (err: unknown) => {
+          this.opts.logger.error({ err, reqId: id }, 'handler crashed');
+          write(internalError());
+        });
+      });
       return;
     }
     const limit = this.opts.bodyLimitBytes;
@@ -154,6 +170,42 @@ export class HttpServer {
       chunks.push(Buffer.from(chunk.slice(0))); // uWS reuses the chunk's memory after this callback
       if (isLast) run(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     });
+  }
+
+  /**
+   * Feeds the request body into a Readable. When the stream's buffer is full the socket is paused (uWS stops
+   * reading from the kernel, so TCP pushes back on the client) until the consumer reads again.
+   */
+  #streamBody(res: uWS.HttpResponse, start: (stream: Readable, ended: () => boolean) => void): () => void {
+    let paused = false;
+    let ended = false;
+    let gone = false;
+    const stream = new Readable({
+      highWaterMark: 1 << 20,
+      read() {
+        if (paused && !gone) {
+          paused = false;
+          res.resume();
+        }
+      },
+    });
+    res.onData((chunk, isLast) => {
+      if (gone || stream.destroyed) return;
+      // uWS reuses the chunk's memory after this callback: copy it.
+      const more = stream.push(Buffer.from(chunk.slice(0)));
+      if (isLast) {
+        ended = true;
+        stream.push(null);
+      } else if (!more && !paused) {
+        paused = true;
+        res.pause();
+      }
+    });
+    start(stream, () => ended);
+    return () => {
+      gone = true;
+      if (!ended) stream.destroy(new Error('The client went away during the upload.'));
+    };
   }
 
   #write(

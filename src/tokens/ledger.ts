@@ -244,30 +244,36 @@ export async function getReservation(db: DbOrTx, id: string): Promise<Reservatio
  * already charged. Throws INSUFFICIENT_TOKENS when the hold has less than that left.
  */
 export async function charge(db: Db, c: { reservationId: string; amountMilli: number; key: string }): Promise<boolean> {
-  assertAmount(c.amountMilli);
   try {
-    return await db.transaction().execute(async (tx) => {
-      const inserted = await tx
-        .insertInto('token_charges')
-        .values({ idempotency_key: c.key, reservation_id: c.reservationId, amount_milli: c.amountMilli })
-        .onConflict((oc) => oc.column('idempotency_key').doNothing())
-        .returning('idempotency_key')
-        .executeTakeFirst();
-      if (!inserted) return false;
-      const updated = await tx
-        .updateTable('token_reservations')
-        .set({ charged_milli: sql<number>`charged_milli + ${c.amountMilli}` })
-        .where('id', '=', c.reservationId)
-        .where(sql<boolean>`held_milli - charged_milli - refunded_milli >= ${c.amountMilli}`)
-        .returning('id')
-        .executeTakeFirst();
-      if (!updated) throw new AppError('INSUFFICIENT_TOKENS', 'The reserved tokens are used up.');
-      return true;
-    });
+    return await db.transaction().execute((tx) => chargeInTx(tx, c));
   } catch (err) {
     if (isUniqueViolation(err)) return false;
     throw err;
   }
+}
+
+/**
+ * `charge` inside the caller's transaction, so a charge can commit together with the work it pays for (a job
+ * item's results): either both are recorded or neither is.
+ */
+export async function chargeInTx(tx: DbOrTx, c: { reservationId: string; amountMilli: number; key: string }): Promise<boolean> {
+  assertAmount(c.amountMilli);
+  const inserted = await tx
+    .insertInto('token_charges')
+    .values({ idempotency_key: c.key, reservation_id: c.reservationId, amount_milli: c.amountMilli })
+    .onConflict((oc) => oc.column('idempotency_key').doNothing())
+    .returning('idempotency_key')
+    .executeTakeFirst();
+  if (!inserted) return false;
+  const updated = await tx
+    .updateTable('token_reservations')
+    .set({ charged_milli: sql<number>`charged_milli + ${c.amountMilli}` })
+    .where('id', '=', c.reservationId)
+    .where(sql<boolean>`held_milli - charged_milli - refunded_milli >= ${c.amountMilli}`)
+    .returning('id')
+    .executeTakeFirst();
+  if (!updated) throw new AppError('INSUFFICIENT_TOKENS', 'The reserved tokens are used up.');
+  return true;
 }
 
 /**

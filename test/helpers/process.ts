@@ -6,6 +6,8 @@ const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 
 export interface Spawned {
   readonly child: ChildProcess;
+  /** Signals the whole process group (tsx runs the entry in a child process of its own). */
+  kill(signal: NodeJS.Signals): void;
   output(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -16,6 +18,7 @@ export function spawnTs(entry: string, args: string[], env: Record<string, strin
     cwd: ROOT,
     env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group, so kill() reaches tsx's child too
   });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -23,7 +26,14 @@ export function spawnTs(entry: string, args: string[], env: Record<string, strin
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
-  return { child, output: () => out, exited };
+  const kill = (signal: NodeJS.Signals): void => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // already gone
+    }
+  };
+  return { child, kill, output: () => out, exited };
 }
 
 /** Polls `url` until it answers 200 or the time is up. */

@@ -1,10 +1,9 @@
 /** WHIP ingest (RFC 9725) and the history of live sessions with their recordings. */
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../../errors.js';
 import { getLiveSession, listLiveSessions, toPublicSession } from '../../live/repo.js';
 import type { AppDeps } from '../deps.js';
-import { json, limitParam } from '../respond.js';
+import { json, limitParam, sendFile } from '../respond.js';
 import { BAD_REQUEST, errorResp, jsonResponse, obj, ref, UNAUTH } from '../schemas.js';
 import type { HttpRequest, Route } from '../types.js';
 
@@ -24,25 +23,6 @@ function boolParam(req: HttpRequest, name: string): boolean | undefined {
   if (raw === 'true' || raw === '1') return true;
   if (raw === 'false' || raw === '0') return false;
   throw new AppError('VALIDATION_FAILED', `${name} must be true or false.`);
-}
-
-/** `Range: bytes=a-b` (one range) → [start, end] inclusive; undefined for none; 'invalid' if unsatisfiable. */
-export function parseRange(header: string | undefined, size: number): [number, number] | undefined | 'invalid' {
-  if (!header) return undefined;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return 'invalid';
-  let start: number;
-  let end: number;
-  if (m[1] === '') {
-    const suffix = Number(m[2]);
-    if (suffix === 0) return 'invalid';
-    start = Math.max(0, size - suffix);
-    end = size - 1;
-  } else {
-    start = Number(m[1]);
-    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  }
-  return start > end || start >= size ? 'invalid' : [start, end];
 }
 
 export function liveRoutes(deps: AppDeps): Route[] {
@@ -208,23 +188,12 @@ export function liveRoutes(deps: AppDeps): Route[] {
       handler: async ({ req, params, auth }) => {
         const row = await getLiveSession(db, auth!.user.id, params['id']!);
         const file = row?.recording_path ?? undefined;
-        const st = file ? await stat(file).catch(() => undefined) : undefined;
-        if (!row || !file || !st?.isFile()) throw new AppError('NOT_FOUND', 'This session has no recording.');
-        const type = file.endsWith('.webm') ? 'video/webm' : 'video/x-matroska';
-        const headers = {
-          'content-type': type,
-          'accept-ranges': 'bytes',
-          'content-disposition': `attachment; filename="lookout-${row.id}${path.extname(file)}"`,
-          'cache-control': 'private, no-store',
-        };
-        const range = parseRange(req.headers['range'], st.size);
-        if (range === 'invalid') {
-          return { status: 416, headers: { 'content-range': `bytes */${st.size}`, 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ error: { code: 'VALIDATION_FAILED', message: 'The requested range is not satisfiable.' } }) };
-        }
-        if (range) {
-          return { status: 206, headers: { ...headers, 'content-range': `bytes ${range[0]}-${range[1]}/${st.size}` }, file: { path: file, start: range[0], end: range[1] } };
-        }
-        return { status: 200, headers, file: { path: file, start: 0, end: st.size - 1 } };
+        if (!row || !file) throw new AppError('NOT_FOUND', 'This session has no recording.');
+        return sendFile(req, file, {
+          contentType: file.endsWith('.webm') ? 'video/webm' : 'video/x-matroska',
+          notFound: 'This session has no recording.',
+          download: `lookout-${row.id}${path.extname(file)}`,
+        });
       },
     },
   ];

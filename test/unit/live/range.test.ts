@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRange } from '../../../src/http/routes/live.js';
+import { parseRange } from '../../../src/http/respond.js';
 
 describe('parseRange', () => {
   const SIZE = 1000;

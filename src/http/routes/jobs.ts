@@ -1,0 +1,138 @@
+/** Inference jobs (contract: "Inference jobs"). Others' jobs, results and outputs answer 404. */
+import path from 'node:path';
+import { AppError } from '../../errors.js';
+import { getJob, listJobs, toPublicJob } from '../../jobs/repo.js';
+import { cancelJob, submitJob } from '../../jobs/service.js';
+import type { AppDeps } from '../deps.js';
+import { json, limitParam, readJson, sendFile } from '../respond.js';
+import { BAD_REQUEST, errorResp, jsonBody, jsonResponse, obj, ref, UNAUTH } from '../schemas.js';
+import type { Route } from '../types.js';
+import { isId } from '../../datasets/repo.js';
+
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const NOT_FOUND = { '404': errorResp('No such job of yours (NOT_FOUND).') };
+const jobResp = (d: string): Record<string, unknown> => jsonResponse(d, obj({ job: ref('Job') }));
+
+export function jobRoutes(deps: AppDeps): Route[] {
+  const { db, config } = deps;
+  const annotatedUrl = (jobId: string, fileId: string): string => `/api/v1/jobs/${jobId}/files/${fileId}/annotated`;
+  return [
+    {
+      method: 'POST',
+      path: '/api/v1/jobs',
+      access: 'user',
+      doc: {
+        summary: 'Run a model over every file of a dataset',
+        description:
+          "The dataset's whole cost is reserved now (402 and nothing queued when the balance is short); each image or video frame " +
+          'is charged once as it is done, and what is not spent (failed or cancelled items) is returned when the job ends. ' +
+          'Follow it on the WebSocket topic `jobs`.',
+        tags: ['Jobs'],
+        requestBody: jsonBody(obj({ datasetId: { type: 'string' }, model: { type: 'string', description: 'Default: the default model' } }, ['datasetId'])),
+        responses: {
+          '202': jobResp('Queued'),
+          '400': errorResp('Bad body, or an empty dataset (VALIDATION_FAILED).'),
+          ...UNAUTH,
+          '402': errorResp('The balance is below the dataset’s cost (INSUFFICIENT_TOKENS); nothing was charged or queued.'),
+          '404': errorResp('No such dataset of yours, or no such model (NOT_FOUND).'),
+          '503': errorResp('The queue is unavailable (UNAVAILABLE); nothing was charged.'),
+        },
+      },
+      handler: async ({ req, auth }) => {
+        const body = readJson(req);
+        const job = await submitJob(deps.jobs, auth!.user.id, body['datasetId'], body['model']);
+        return json(202, { job: toPublicJob(job) });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/jobs',
+      access: 'user',
+      doc: {
+        summary: 'Your jobs, newest first',
+        tags: ['Jobs'],
+        parameters: [
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+          { name: 'before', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'createdAt of the last job of the previous page' },
+        ],
+        responses: { '200': jsonResponse('Jobs', obj({ jobs: { type: 'array', items: ref('Job') } })), ...BAD_REQUEST, ...UNAUTH },
+      },
+      handler: async ({ req, auth }) => {
+        const raw = req.query.get('before');
+        const before = raw === null ? undefined : new Date(raw);
+        if (before && Number.isNaN(before.getTime())) throw new AppError('VALIDATION_FAILED', 'before must be an ISO-8601 timestamp.');
+        const rows = await listJobs(db, auth!.user.id, limitParam(req), before);
+        return json(200, { jobs: rows.map(toPublicJob) });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/jobs/:id',
+      access: 'user',
+      doc: { summary: 'One job', tags: ['Jobs'], parameters: [idParam], responses: { '200': jobResp('The job'), ...UNAUTH, ...NOT_FOUND } },
+      handler: async ({ params, auth }) => json(200, { job: toPublicJob(await getJob(db, auth!.user.id, params['id'])) }),
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/jobs/:id/results',
+      access: 'user',
+      doc: {
+        summary: "A job's results so far",
+        description: 'One entry per processed (or failed) file: `objects` for images, `frames` (one per video frame) for videos.',
+        tags: ['Jobs'],
+        parameters: [idParam],
+        responses: { '200': jsonResponse('Results', obj({ job: ref('Job'), files: { type: 'array', items: ref('JobFileResult') } })), ...UNAUTH, ...NOT_FOUND },
+      },
+      handler: async ({ params, auth }) => {
+        const job = await getJob(db, auth!.user.id, params['id']);
+        const rows = await db.selectFrom('job_files').selectAll().where('job_id', '=', job.id).where('state', '!=', 'pending').orderBy('position').execute();
+        const files = rows.map((f) => ({
+          fileId: f.file_id,
+          name: f.name,
+          kind: f.kind,
+          ...(f.state === 'done' ? (f.kind === 'image' ? { objects: f.results } : { frames: f.results }) : {}),
+          annotatedUrl: f.annotated_key ? annotatedUrl(job.id, f.file_id) : null,
+          ...(f.error ? { error: f.error } : {}),
+        }));
+        return json(200, { job: toPublicJob(job), files });
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/api/v1/jobs/:id',
+      access: 'user',
+      doc: {
+        summary: 'Cancel a queued or running job',
+        description: 'Unprocessed items are not charged; the unspent reservation is returned at once.',
+        tags: ['Jobs'],
+        parameters: [idParam],
+        responses: { '202': jobResp('Cancelled'), ...UNAUTH, ...NOT_FOUND, '409': errorResp('The job has already finished (CONFLICT).') },
+      },
+      handler: async ({ params, auth }) => json(202, { job: toPublicJob(await cancelJob(deps.jobs, auth!.user.id, params['id'])) }),
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/jobs/:id/files/:fileId/annotated',
+      access: 'user',
+      doc: {
+        summary: 'The annotated output of one file',
+        description: 'JPEG for images, H.264 MP4 for videos (byte ranges supported). Owner only.',
+        tags: ['Jobs'],
+        parameters: [idParam, { name: 'fileId', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { '200': { description: 'The output', content: { 'image/jpeg': {}, 'video/mp4': {} } }, '206': 'A byte range of it', ...UNAUTH, ...NOT_FOUND },
+      },
+      handler: async ({ req, params, auth }) => {
+        const job = await getJob(db, auth!.user.id, params['id']);
+        const fileId = params['fileId'];
+        const f = isId(fileId)
+          ? await db.selectFrom('job_files').select(['annotated_key', 'kind']).where('job_id', '=', job.id).where('file_id', '=', fileId).where('state', '=', 'done').executeTakeFirst()
+          : undefined;
+        if (!f?.annotated_key) throw new AppError('NOT_FOUND', 'This file has no annotated output (yet).');
+        return sendFile(req, path.join(config.dataDir, f.annotated_key), {
+          contentType: f.kind === 'image' ? 'image/jpeg' : 'video/mp4',
+          notFound: 'The annotated output is no longer on disk.',
+        });
+      },
+    },
+  ];
+}

@@ -1,0 +1,212 @@
+/**
+ * Runs one batch job: every image and every video frame of the job's files through the detector, results
+ * stored per file with an annotated output (JPEG with boxes; H.264 MP4 with boxes), progress published at
+ * least every second.
+ *
+ * Charging is exactly once per item whatever happens to workers: a file's charge (its images or frames ×
+ * price, key `job:<id>:file:<fileId>`) commits in the same transaction as its results, and a retried job
+ * skips files that are done. A file in flight when a worker dies is simply done again and charged once.
+ * Cancellation is seen between files and, inside a video, at each progress tick; unprocessed items cost
+ * nothing, and whatever the job did not spend goes back to the balance (key `job:<id>:refund`).
+ */
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { sql } from 'kysely';
+import type { Config } from '../config.js';
+import type { Db, JobFileRow, JobRow } from '../db/schema.js';
+import { AppError, isAppError } from '../errors.js';
+import type { DetectionEngine, Detection, Detector } from '../inference/index.js';
+import type { Logger } from '../log.js';
+import { annotate } from '../media/annotate.js';
+import { resolveFfmpeg } from '../media/ffmpeg.js';
+import { decodeImage } from '../media/image.js';
+import { AnnotatedVideoWriter, readVideoFrames } from '../media/video.js';
+import type { VideoType } from '../media/sniff.js';
+import { chargeInTx, refund } from '../tokens/ledger.js';
+import { publishJob } from './events.js';
+
+export interface ProcessorDeps {
+  readonly db: Db;
+  readonly config: Config;
+  readonly engine: DetectionEngine;
+  readonly logger: Logger;
+}
+
+/** How often progress is written and published, and cancellation checked, inside a video. */
+const TICK_MS = 500;
+
+export const jobDir = (dataDir: string, jobId: string): string => path.join(dataDir, 'jobs', jobId);
+
+class Cancelled extends Error {}
+
+async function loadJob(db: Db, jobId: string): Promise<JobRow | undefined> {
+  return db.selectFrom('jobs').selectAll().where('id', '=', jobId).executeTakeFirst();
+}
+
+/** Returns what the job did not spend; safe to call any number of times. */
+async function settle(db: Db, job: JobRow): Promise<void> {
+  if (job.reservation_id) await refund(db, { reservationId: job.reservation_id, key: `job:${job.id}:refund` });
+}
+
+async function finish(deps: ProcessorDeps, jobId: string, state: 'completed' | 'failed', error: string | null): Promise<void> {
+  const { db } = deps;
+  const row = await db.transaction().execute(async (tx) => {
+    const r = await tx
+      .updateTable('jobs')
+      .set({ state, error, finished_at: sql<Date>`now()` })
+      .where('id', '=', jobId)
+      .where('state', 'in', ['queued', 'running'])
+      .returningAll()
+      .executeTakeFirst();
+    if (r) await publishJob(tx, r);
+    return r;
+  });
+  const job = row ?? (await loadJob(db, jobId));
+  if (job) await settle(db, job);
+}
+
+/** Entry point for the queue worker. Throws only for errors worth a retry (database or disk trouble). */
+export async function processJob(deps: ProcessorDeps, jobId: string, info: { lastAttempt: boolean }): Promise<void> {
+  const { db, logger } = deps;
+  const started = await db.transaction().execute(async (tx) => {
+    const r = await tx
+      .updateTable('jobs')
+      .set({ state: 'running', started_at: sql<Date>`coalesce(started_at, now())`, attempts: sql<number>`attempts + 1` })
+      .where('id', '=', jobId)
+      .where('state', 'in', ['queued', 'running'])
+      .returningAll()
+      .executeTakeFirst();
+    if (r) await publishJob(tx, r);
+    return r;
+  });
+  if (!started) {
+    // Cancelled (or finished) before this worker got to it: make sure nothing stays held.
+    const job = await loadJob(db, jobId);
+    if (job) await settle(db, job);
+    return;
+  }
+  try {
+    await run(deps, started);
+  } catch (err) {
+    if (err instanceof Cancelled) {
+      await settle(db, (await loadJob(db, jobId)) ?? started);
+      return;
+    }
+    if (isAppError(err) || info.lastAttempt) {
+      // Not worth retrying (unknown model, ...) or out of retries: the job fails, unspent tokens go back.
+      logger.warn({ jobId, err }, 'job failed');
+      await finish(deps, jobId, 'failed', err instanceof Error ? err.message : String(err));
+      return;
+    }
+    throw err;
+  }
+}
+
+async function run(deps: ProcessorDeps, job: JobRow): Promise<void> {
+  const { db, config, engine } = deps;
+  const detector = await engine.get(job.model);
+  const files = await db.selectFrom('job_files').selectAll().where('job_id', '=', job.id).orderBy('position').execute();
+  let done = files.filter((f) => f.state !== 'pending').reduce((n, f) => n + f.frames, 0);
+  await mkdir(jobDir(config.dataDir, job.id), { recursive: true });
+  const failures: string[] = files.filter((f) => f.state === 'failed').map((f) => `${f.name}: ${f.error ?? 'failed'}`);
+
+  // Writes progress, publishes it, and tells whether the job is still running (false: it was cancelled).
+  const tick = async (doneNow: number): Promise<void> => {
+    const r = await db.transaction().execute(async (tx) => {
+      const row = await tx.updateTable('jobs').set({ done: doneNow }).where('id', '=', job.id).where('state', '=', 'running').returningAll().executeTakeFirst();
+      if (row) await publishJob(tx, row);
+      return row;
+    });
+    if (!r) throw new Cancelled();
+  };
+
+  for (const file of files) {
+    if (file.state !== 'pending') continue;
+    await tick(done); // also the cancellation check between files
+    let result: { results: unknown; annotatedKey: string };
+    try {
+      result =
+        file.kind === 'image'
+          ? await runImage(deps, detector, job, file)
+          : await runVideo(deps, detector, job, file, (i) => tick(done + i));
+    } catch (err) {
+      if (err instanceof Cancelled || !isAppError(err) || err.code === 'UNAVAILABLE') throw err;
+      // This file cannot be processed (damaged since upload, ...): it is not charged; the job goes on.
+      failures.push(`${file.name}: ${err.message}`);
+      await db.updateTable('job_files').set({ state: 'failed', error: err.message }).where('job_id', '=', job.id).where('file_id', '=', file.file_id).execute();
+      done += file.frames;
+      continue;
+    }
+    done += file.frames;
+    const committed = await db.transaction().execute(async (tx) => {
+      const running = await tx.selectFrom('jobs').select('state').where('id', '=', job.id).forUpdate().executeTakeFirst();
+      if (running?.state !== 'running') return false; // cancelled while this file ran: not charged
+      const charged = await chargeInTx(tx, { reservationId: job.reservation_id!, amountMilli: file.token_cost_milli, key: `job:${job.id}:file:${file.file_id}` });
+      await tx
+        .updateTable('job_files')
+        .set({ state: 'done', results: JSON.stringify(result.results), annotated_key: result.annotatedKey })
+        .where('job_id', '=', job.id)
+        .where('file_id', '=', file.file_id)
+        .execute();
+      const row = await tx
+        .updateTable('jobs')
+        .set({ done, ...(charged ? { tokens_charged_milli: sql<number>`tokens_charged_milli + ${file.token_cost_milli}` } : {}) })
+        .where('id', '=', job.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await publishJob(tx, row);
+      return true;
+    });
+    if (!committed) {
+      await rm(path.join(config.dataDir, result.annotatedKey), { force: true });
+      throw new Cancelled();
+    }
+  }
+  const failedAll = files.length > 0 && failures.length === files.length;
+  await finish(deps, job.id, failedAll ? 'failed' : 'completed', failures.length ? `${failures.length} of ${files.length} files failed: ${failures.slice(0, 3).join('; ')}` : null);
+}
+
+async function runImage(deps: ProcessorDeps, detector: Detector, job: JobRow, file: JobFileRow): Promise<{ results: Detection[]; annotatedKey: string }> {
+  const { config } = deps;
+  const bytes = await readFile(path.join(config.dataDir, file.storage_key)).catch(() => {
+    throw new AppError('NOT_FOUND', 'The file is no longer on disk.');
+  });
+  const frame = await decodeImage(new Uint8Array(bytes), config.uploads.imageMaxPixels);
+  const r = await detector.detectFrame(frame);
+  const key = path.posix.join('jobs', job.id, `${file.file_id}.jpg`);
+  await writeFile(path.join(config.dataDir, key), await annotate(frame, r.objects, 'jpeg'));
+  return { results: r.objects, annotatedKey: key };
+}
+
+async function runVideo(
+  deps: ProcessorDeps,
+  detector: Detector,
+  job: JobRow,
+  file: JobFileRow,
+  progress: (framesDone: number) => Promise<void>,
+): Promise<{ results: { index: number; objects: Detection[] }[]; annotatedKey: string }> {
+  const { config } = deps;
+  const ffmpegPath = (await resolveFfmpeg({ envPath: config.ffmpegPath })).path;
+  const key = path.posix.join('jobs', job.id, `${file.file_id}.mp4`);
+  const out = path.join(config.dataDir, key);
+  const timeoutMs = config.uploads.mediaTimeoutMs;
+  const writer = await AnnotatedVideoWriter.open(out, { width: file.width, height: file.height, fps: file.fps ?? 30, ffmpegPath, timeoutMs });
+  const frames: { index: number; objects: Detection[] }[] = [];
+  let last = performance.now();
+  try {
+    for await (const frame of readVideoFrames(path.join(config.dataDir, file.storage_key), file.format as VideoType, file, { ffmpegPath, timeoutMs })) {
+      const r = await detector.detectFrame(frame);
+      frames.push({ index: frame.index, objects: r.objects });
+      await writer.writeFrame(frame, r.objects);
+      if (performance.now() - last >= TICK_MS) {
+        last = performance.now();
+        await progress(frames.length);
+      }
+    }
+    await writer.finish();
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+  return { results: frames, annotatedKey: key };
+}

@@ -1,0 +1,114 @@
+/**
+ * The BullMQ queue of batch jobs. PostgreSQL (BullMQ's Postgres backend, in the app's own database) unless
+ * REDIS_URL is set. The backend is chosen process-wide (`setDefaultBackendFactory`): BullMQ opens extra
+ * connections internally from the default factory, so a per-queue factory alone would reach for Redis.
+ *
+ * Queue entries carry only our job id; the database row is the truth. The BullMQ job id is our job id, so
+ * enqueueing twice is harmless.
+ */
+import { createPostgresBackend, Queue, setDefaultBackendFactory, Worker, type Job } from 'bullmq';
+import type { Config } from '../config.js';
+
+export interface QueueData {
+  jobId: string;
+}
+
+export type QueueKind = 'postgres' | 'redis';
+
+/** Connection options for ioredis from a redis:// or rediss:// URL (BullMQ takes options, not URLs). */
+export function redisOptions(url: string): Record<string, unknown> {
+  const u = new URL(url);
+  const db = u.pathname.replace(/^\//, '');
+  return {
+    host: u.hostname,
+    port: u.port ? Number(u.port) : 6379,
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(db ? { db: Number(db) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+    maxRetriesPerRequest: null, // BullMQ workers require it
+  };
+}
+
+function connection(config: Config, databaseUrl: string): { kind: QueueKind; connection: never } {
+  if (config.redisUrl) {
+    setDefaultBackendFactory();
+    return { kind: 'redis', connection: redisOptions(config.redisUrl) as never };
+  }
+  setDefaultBackendFactory(createPostgresBackend);
+  return { kind: 'postgres', connection: { connectionString: databaseUrl, migrate: true } as never };
+}
+
+export class JobQueue {
+  readonly kind: QueueKind;
+  readonly #queue: Queue<QueueData>;
+
+  constructor(config: Config, databaseUrl: string) {
+    const c = connection(config, databaseUrl);
+    this.kind = c.kind;
+    this.#queue = new Queue<QueueData>(config.jobs.queueName, {
+      connection: c.connection,
+      defaultJobOptions: {
+        attempts: 3,
+        backoff: { type: 'exponential', delay: 2000 },
+        removeOnComplete: true,
+        removeOnFail: 1000,
+      },
+    });
+  }
+
+  async add(jobId: string): Promise<void> {
+    await this.#queue.add('detect', { jobId }, { jobId });
+  }
+
+  /** Takes a job out of the queue if no worker holds it (a cancelled queued job); false otherwise. */
+  async remove(jobId: string): Promise<boolean> {
+    try {
+      return (await this.#queue.remove(jobId)) === 1;
+    } catch {
+      return false; // locked by a worker: it sees the cancellation itself
+    }
+  }
+
+  /** Waiting + active + delayed entries (for health and metrics). */
+  async depth(): Promise<number> {
+    const counts = await this.#queue.getJobCounts('wait', 'active', 'delayed', 'prioritized');
+    return Object.values(counts).reduce((a, b) => a + b, 0);
+  }
+
+  async close(): Promise<void> {
+    await this.#queue.close();
+  }
+}
+
+export interface WorkerOptions {
+  concurrency: number;
+  lockMs: number;
+}
+
+/** A BullMQ worker calling `process(jobId, attempt, lastAttempt)` for each queue entry. */
+export function startQueueWorker(
+  config: Config,
+  databaseUrl: string,
+  process: (jobId: string, info: { attempt: number; lastAttempt: boolean }) => Promise<void>,
+  onError: (err: Error) => void,
+): Worker<QueueData> {
+  const c = connection(config, databaseUrl);
+  const worker = new Worker<QueueData>(
+    config.jobs.queueName,
+    async (job: Job<QueueData>) => {
+      const attempts = job.opts.attempts ?? 1;
+      await process(job.data.jobId, { attempt: job.attemptsMade + 1, lastAttempt: job.attemptsMade + 1 >= attempts });
+    },
+    {
+      connection: c.connection,
+      concurrency: config.jobs.concurrency,
+      lockDuration: config.jobs.lockMs,
+      stalledInterval: config.jobs.lockMs,
+      // A worker that dies (SIGKILL, OOM) leaves its job stalled; hand it to another worker up to 5 times.
+      maxStalledCount: 5,
+    },
+  );
+  worker.on('error', onError);
+  return worker;
+}

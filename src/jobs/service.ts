@@ -1,0 +1,100 @@
+/**
+ * Submitting and cancelling jobs. Submission reserves the dataset's whole cost first: a short balance answers
+ * 402 with nothing created and nothing queued. The job's files are fixed at submission (job_files), so later
+ * uploads to the dataset do not change a job that is already paid for.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Db, JobRow } from '../db/schema.js';
+import { getDataset, listFiles } from '../datasets/repo.js';
+import { AppError } from '../errors.js';
+import type { DetectionEngine } from '../inference/index.js';
+import { refund, reserve } from '../tokens/ledger.js';
+import { publishJob } from './events.js';
+import type { JobQueue } from './queue.js';
+import { getJob } from './repo.js';
+
+export interface JobServiceDeps {
+  readonly db: Db;
+  readonly engine: DetectionEngine;
+  readonly queue: JobQueue;
+}
+
+export async function submitJob(deps: JobServiceDeps, userId: string, datasetId: unknown, model: unknown): Promise<JobRow> {
+  const { db, engine, queue } = deps;
+  if (typeof datasetId !== 'string') throw new AppError('VALIDATION_FAILED', 'datasetId must be a string.');
+  if (model !== undefined && (typeof model !== 'string' || model === '')) throw new AppError('VALIDATION_FAILED', 'model must be a model name.');
+  const name = model ?? engine.defaultModel();
+  if (!engine.list().some((m) => m.name === name)) {
+    throw new AppError('NOT_FOUND', `Unknown model "${name}". Available: ${engine.list().map((m) => m.name).join(', ') || '(none)'}.`);
+  }
+  const ds = await getDataset(db, userId, datasetId);
+  const files = await listFiles(db, ds.id);
+  if (files.length === 0) throw new AppError('VALIDATION_FAILED', 'The dataset has no files yet: upload some first.');
+  const cost = files.reduce((n, f) => n + f.token_cost_milli, 0);
+  const total = files.reduce((n, f) => n + f.frames, 0);
+  const id = randomUUID();
+  const hold = await reserve(db, { userId, amountMilli: cost, ref: `job:${id}`, key: `job:${id}:reserve` });
+  let row: JobRow;
+  try {
+    row = await db.transaction().execute(async (tx) => {
+      const r = await tx
+        .insertInto('jobs')
+        .values({ id, user_id: userId, dataset_id: ds.id, model: name, total, token_cost_milli: cost, reservation_id: hold.id })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await tx
+        .insertInto('job_files')
+        .values(
+          files.map((f, position) => ({
+            job_id: id, position, file_id: f.id, name: f.name, kind: f.kind, format: f.format, storage_key: f.storage_key,
+            width: f.width, height: f.height, frames: f.frames, fps: f.fps, token_cost_milli: f.token_cost_milli,
+          })),
+        )
+        .execute();
+      await publishJob(tx, r);
+      return r;
+    });
+  } catch (err) {
+    await refund(db, { reservationId: hold.id, key: `job:${id}:refund` });
+    throw err;
+  }
+  try {
+    await queue.add(id);
+  } catch (err) {
+    const failed = await db
+      .updateTable('jobs')
+      .set({ state: 'failed', error: 'The job queue is unavailable.', finished_at: sql<Date>`now()` })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await publishJob(db, failed);
+    await refund(db, { reservationId: hold.id, key: `job:${id}:refund` });
+    throw new AppError('UNAVAILABLE', `The job queue is unavailable; nothing was charged (${err instanceof Error ? err.message : String(err)}).`);
+  }
+  return row;
+}
+
+/**
+ * Cancels a queued or running job and returns what it did not spend at once. A worker on it notices before its
+ * next item; the item it is on is not charged (its commit checks the state under the same row lock).
+ */
+export async function cancelJob(deps: JobServiceDeps, userId: string, id: string | undefined): Promise<JobRow> {
+  const { db, queue } = deps;
+  const job = await getJob(db, userId, id);
+  const cancelled = await db.transaction().execute(async (tx) => {
+    const r = await tx
+      .updateTable('jobs')
+      .set({ state: 'cancelled', finished_at: sql<Date>`now()` })
+      .where('id', '=', job.id)
+      .where('state', 'in', ['queued', 'running'])
+      .returningAll()
+      .executeTakeFirst();
+    if (r) await publishJob(tx, r);
+    return r;
+  });
+  if (!cancelled) throw new AppError('CONFLICT', `The job has already ${job.state === 'cancelled' ? 'been cancelled' : job.state}.`);
+  await queue.remove(job.id);
+  if (cancelled.reservation_id) await refund(db, { reservationId: cancelled.reservation_id, key: `job:${job.id}:refund` });
+  return getJob(db, userId, job.id);
+}

@@ -1,0 +1,45 @@
+/**
+ * A job worker: a BullMQ worker that runs `processJob` for each queue entry. The server starts one inside
+ * itself by default (JOBS_INLINE_WORKER); `npm run worker` (src/worker-main.ts) runs one as its own process.
+ */
+import type { Config } from '../config.js';
+import type { Db } from '../db/schema.js';
+import type { DetectionEngine } from '../inference/index.js';
+import type { Logger } from '../log.js';
+import { processJob } from './processor.js';
+import { startQueueWorker } from './queue.js';
+
+export interface JobWorker {
+  /** Stops taking jobs; waits up to `graceMs` for the ones running, then leaves them to the queue's stall handling. */
+  close(graceMs: number): Promise<void>;
+}
+
+export function startJobWorker(deps: { config: Config; db: Db; engine: DetectionEngine; logger: Logger; databaseUrl: string }): JobWorker {
+  const { config, logger } = deps;
+  const worker = startQueueWorker(
+    config,
+    deps.databaseUrl,
+    async (jobId, info) => {
+      const started = performance.now();
+      logger.info({ jobId, attempt: info.attempt }, 'job started');
+      await processJob(deps, jobId, info);
+      logger.info({ jobId, ms: Math.round(performance.now() - started) }, 'job finished');
+    },
+    (err) => logger.error({ err }, 'job worker error'),
+  );
+  logger.info({ queue: config.jobs.queueName, concurrency: config.jobs.concurrency, backend: config.redisUrl ? 'redis' : 'postgres' }, 'job worker started');
+  let closing: Promise<void> | undefined;
+  return {
+    close: (graceMs) =>
+      (closing ??= (async () => {
+        let timer: NodeJS.Timeout | undefined;
+        const graceful = worker.close();
+        const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), graceMs)));
+        if ((await Promise.race([graceful, timeout])) === 'timeout') {
+          logger.warn({ graceMs }, 'job still running at shutdown; the queue hands it to another worker');
+          await worker.close(true);
+        }
+        clearTimeout(timer);
+      })()),
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * `npm run worker`: a job worker as its own process, for scaling batch jobs past the server. It needs the
+ * server's database (DATABASE_URL) and, when the server uses Redis for the queue, the same REDIS_URL and
+ * JOBS_QUEUE. Its progress reaches the servers' WebSocket clients through the database (see jobs/events.ts).
+ */
+import { ConfigError, loadConfig } from './config.js';
+import { openDatabase } from './db/connect.js';
+import { DetectionEngine } from './inference/index.js';
+import { startJobWorker } from './jobs/worker.js';
+import { createLogger } from './log.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+    if (!config.databaseUrl) throw new ConfigError('npm run worker needs DATABASE_URL: the database of the server whose jobs it runs.');
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`Configuration error: ${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel).child({ role: 'worker' });
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger });
+  const engine = await DetectionEngine.open({
+    modelsDir: config.modelsDir,
+    providers: [...config.onnx.providers],
+    intraOpThreads: config.onnx.intraOpThreads,
+    interOpThreads: config.onnx.interOpThreads,
+    ...(config.onnx.defaultModel ? { defaultModel: config.onnx.defaultModel } : {}),
+    logger,
+  });
+  const worker = startJobWorker({ config, db: database.db, engine, logger, databaseUrl: database.url });
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info({ signal }, 'stopping the worker');
+    void (async () => {
+      await worker.close(config.shutdownGraceMs);
+      await engine.close();
+      await database.close();
+      process.exit(0);
+    })();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`Lookout worker failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

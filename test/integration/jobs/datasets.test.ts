@@ -1,0 +1,196 @@
+/**
+ * Datasets and uploads against a real server: the multipart route, content sniffing, ffprobe on real videos,
+ * zip safety, and the promise that a refused upload leaves no file and no row behind.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, truncate, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDataset, makeImages, storedFiles, upload } from '../../helpers/datasets.js';
+import { makeFaceClip } from '../../helpers/media.js';
+import { signUp, startTestServer, type TestServer } from '../../helpers/server.js';
+import { makeZip } from '../../helpers/zip.js';
+
+const run = promisify(execFile);
+let s: TestServer;
+let tmp: string;
+let token: string;
+let other: string;
+let images: { name: string; bytes: Buffer }[];
+let video: Buffer;
+
+beforeAll(async () => {
+  s = await startTestServer({ IMAGE_MAX_PIXELS: String(1000 * 1000), UPLOAD_MAX_BYTES: String(8 * 1024 * 1024), ZIP_MAX_ENTRIES: '30' });
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'lookout-ds-'));
+  token = (await signUp(s)).token;
+  other = (await signUp(s)).token;
+  images = await makeImages(3);
+  await makeFaceClip(path.join(tmp, 'face.mp4'), { seconds: 2, width: 320, height: 240 });
+  video = await readFile(path.join(tmp, 'face.mp4'));
+}, 120_000);
+afterAll(async () => {
+  await s?.close();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+async function rowCount(): Promise<number> {
+  const r = await s.app.database.db.selectFrom('dataset_files').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+/** Uploads, expects the status and error code, and checks nothing new is on disk or in the database. */
+async function refused(datasetId: string, name: string, bytes: Uint8Array, status: number, code: string): Promise<string> {
+  const filesBefore = await storedFiles(s.dataDir);
+  const rowsBefore = await rowCount();
+  const r = await upload(s, token, datasetId, name, bytes);
+  const body = (await r.json()) as { error: { code: string; message: string } };
+  expect({ status: r.status, code: body.error?.code }).toEqual({ status, code });
+  expect(await storedFiles(s.dataDir)).toEqual(filesBefore);
+  expect(await rowCount()).toBe(rowsBefore);
+  return body.error.message;
+}
+
+describe('datasets', () => {
+  it('creates, lists, renames, tags and refuses a duplicate name', async () => {
+    const a = await createDataset(s, token, 'birds');
+    const dup = await s.call('POST', '/api/v1/datasets', { token, body: { name: 'birds' } });
+    expect(dup.status).toBe(409);
+    expect((await s.call('POST', '/api/v1/datasets', { token: other, body: { name: 'birds' } })).status).toBe(201); // per user
+    const patched = await s.call('PATCH', `/api/v1/datasets/${a.id}`, { token, body: { name: 'cats', tags: ['pets', 'pets', 'indoor'] } });
+    expect(patched.status).toBe(200);
+    expect(((await patched.json()) as { dataset: unknown }).dataset).toMatchObject({ id: a.id, name: 'cats', tags: ['pets', 'indoor'], fileCount: 0, tokenCost: 0 });
+    const list = (await (await s.call('GET', '/api/v1/datasets', { token })).json()) as { datasets: { name: string }[] };
+    expect(list.datasets.map((d) => d.name)).toContain('cats');
+    expect((await s.call('POST', '/api/v1/datasets', { token, body: { name: '' } })).status).toBe(400);
+    expect((await s.call('POST', '/api/v1/datasets', { token, body: { name: 'x', tags: 'nope' } })).status).toBe(400);
+  });
+
+  it('stores an image and a video with their sizes, frame count and cost', async () => {
+    const ds = await createDataset(s, token);
+    const r1 = await upload(s, token, ds.id, 'photo.jpg', images[0]!.bytes);
+    expect(r1.status).toBe(201);
+    const j1 = (await r1.json()) as { files: unknown[]; dataset: unknown };
+    expect(j1.files).toHaveLength(1);
+    expect(j1.files[0]).toMatchObject({ name: 'photo.jpg', kind: 'image', width: 160, height: 160, frames: 1, tokenCost: 0.75 });
+    const r2 = await upload(s, token, ds.id, 'clip.bin', video); // the name says nothing; the content decides
+    expect(r2.status).toBe(201);
+    const j2 = (await r2.json()) as { files: { kind: string; frames: number; width: number; height: number; tokenCost: number }[]; dataset: unknown };
+    expect(j2.files[0]).toMatchObject({ kind: 'video', width: 320, height: 240, frames: 60, tokenCost: 30 });
+    expect(j2.dataset).toMatchObject({ fileCount: 2, tokenCost: 30.75 });
+    const got = (await (await s.call('GET', `/api/v1/datasets/${ds.id}`, { token })).json()) as { files: { id: string }[] };
+    expect(got.files).toHaveLength(2);
+    const content = await s.call('GET', `/api/v1/datasets/${ds.id}/files/${got.files[0]!.id}/content`, { token });
+    expect(content.headers.get('content-type')).toBe('image/jpeg');
+    expect(Buffer.from(await content.arrayBuffer()).equals(images[0]!.bytes)).toBe(true);
+  });
+
+  it('unpacks a zip with folders into one file per entry', async () => {
+    const ds = await createDataset(s, token);
+    const zip = makeZip([
+      { name: 'a/', directory: true },
+      { name: 'a/one.jpg', data: images[0]!.bytes, method: 'deflate' },
+      { name: 'a/b/two.jpg', data: images[1]!.bytes },
+      { name: '__MACOSX/a/._one.jpg', data: 'junk' },
+      { name: 'clip.mp4', data: video, method: 'deflate' },
+    ]);
+    const r = await upload(s, token, ds.id, 'set.zip', zip);
+    expect(r.status).toBe(201);
+    const j = (await r.json()) as { files: { name: string; kind: string }[]; dataset: { fileCount: number; tokenCost: number } };
+    expect(j.files.map((f) => [f.name, f.kind])).toEqual([['a/one.jpg', 'image'], ['a/b/two.jpg', 'image'], ['clip.mp4', 'video']]);
+    expect(j.dataset).toMatchObject({ fileCount: 3, tokenCost: 0.75 * 2 + 60 * 0.5 });
+    const onDisk = (await storedFiles(s.dataDir)).filter((f) => f.includes(ds.id));
+    expect(onDisk).toHaveLength(3);
+    expect(onDisk.every((f) => /^datasets\/[\w-]+\/[\w-]+\.(jpg|mp4)$/.test(f))).toBe(true);
+  });
+
+  describe('refuses bad uploads and leaves nothing behind', () => {
+    let ds: { id: string };
+    beforeAll(async () => {
+      ds = await createDataset(s, token);
+    });
+
+    it('an HTML page named .jpg → 415', async () => {
+      await refused(ds.id, 'cat.jpg', Buffer.from('<!doctype html><html><body>not a cat</body></html>'), 415, 'UNSUPPORTED_MEDIA');
+    });
+    it('an image over the pixel cap (checked from the header) → 413', async () => {
+      const sharp = (await import('sharp')).default;
+      const big = await sharp({ create: { width: 1200, height: 1000, channels: 3, background: '#777' } }).png().toBuffer();
+      expect(await refused(ds.id, 'big.png', big, 413, 'PAYLOAD_TOO_LARGE')).toMatch(/1200×1000/);
+    });
+    it('a truncated JPEG → 415', async () => {
+      await refused(ds.id, 'cut.jpg', images[2]!.bytes.subarray(0, Math.floor(images[2]!.bytes.length / 2)), 415, 'UNSUPPORTED_MEDIA');
+    });
+    it('a truncated video → 415', async () => {
+      const cut = path.join(tmp, 'cut.mp4');
+      await run('cp', [path.join(tmp, 'face.mp4'), cut]);
+      await truncate(cut, Math.floor((await stat(cut)).size * 0.6));
+      await refused(ds.id, 'cut.mp4', await readFile(cut), 415, 'UNSUPPORTED_MEDIA');
+    });
+    it('a body over UPLOAD_MAX_BYTES → 413', async () => {
+      const huge = Buffer.alloc(9 * 1024 * 1024, 1);
+      huge.set(images[0]!.bytes); // starts like a JPEG
+      await refused(ds.id, 'huge.jpg', huge, 413, 'PAYLOAD_TOO_LARGE');
+    });
+    it('no field "file" → 400', async () => {
+      const filesBefore = await storedFiles(s.dataDir);
+      const r = await upload(s, token, ds.id, 'a.jpg', images[0]!.bytes, 'photo');
+      expect(r.status).toBe(400);
+      expect(await storedFiles(s.dataDir)).toEqual(filesBefore);
+    });
+    it('not multipart → 415', async () => {
+      const r = await s.call('POST', `/api/v1/datasets/${ds.id}/files`, { token, body: { file: 'x' } });
+      expect(r.status).toBe(415);
+    });
+    it.each([
+      ['a ../ entry', [{ name: '../evil.jpg' }], 400, 'VALIDATION_FAILED'],
+      ['a nested ../ entry', [{ name: 'a/../../evil.jpg' }], 400, 'VALIDATION_FAILED'],
+      ['an absolute entry', [{ name: '/etc/evil.jpg' }], 400, 'VALIDATION_FAILED'],
+      ['a symlink entry', [{ name: 'link.jpg', data: '/etc/passwd', symlink: true }], 400, 'VALIDATION_FAILED'],
+      ['a nested zip', [{ name: 'inner.zip', data: 'zip' }], 400, 'VALIDATION_FAILED'],
+      ['a text file', [{ name: 'notes.txt', data: 'hello there, this is not an image' }], 415, 'UNSUPPORTED_MEDIA'],
+      ['too many entries', Array.from({ length: 31 }, (_, i) => ({ name: `i${i}.jpg` })), 413, 'PAYLOAD_TOO_LARGE'],
+    ])('a zip with %s → %i', async (_what, specs, status, code) => {
+      const entries = (specs as { name: string; data?: string; symlink?: boolean }[]).map((e) => ({
+        ...e,
+        data: e.data === 'zip' ? makeZip([{ name: 'x.jpg', data: images[0]!.bytes }]) : (e.data ?? images[0]!.bytes),
+      }));
+      // A good image first, so a refusal after the first entry must clean that one up too.
+      await refused(ds.id, 'evil.zip', makeZip([{ name: 'good.jpg', data: images[1]!.bytes }, ...entries]), status, code);
+    });
+    it('a zip bomb → 413', async () => {
+      const zeros = Buffer.alloc(40 * 1024 * 1024); // deflates ~1000:1
+      zeros.set(images[0]!.bytes);
+      await refused(ds.id, 'bomb.zip', makeZip([{ name: 'bomb.jpg', data: zeros, method: 'deflate' }]), 413, 'PAYLOAD_TOO_LARGE');
+    });
+  });
+
+  it("another user's dataset and files answer 404", async () => {
+    const ds = await createDataset(s, token);
+    const up = (await (await upload(s, token, ds.id, 'p.jpg', images[0]!.bytes)).json()) as { files: { id: string }[] };
+    const fid = up.files[0]!.id;
+    for (const [m, p] of [
+      ['GET', `/api/v1/datasets/${ds.id}`],
+      ['PATCH', `/api/v1/datasets/${ds.id}`],
+      ['DELETE', `/api/v1/datasets/${ds.id}`],
+      ['GET', `/api/v1/datasets/${ds.id}/files/${fid}`],
+      ['GET', `/api/v1/datasets/${ds.id}/files/${fid}/content`],
+      ['DELETE', `/api/v1/datasets/${ds.id}/files/${fid}`],
+      ['GET', '/api/v1/datasets/not-a-uuid'],
+    ] as const) {
+      const r = await s.call(m, p, { token: other, ...(m === 'PATCH' ? { body: { name: 'mine' } } : {}) });
+      expect([m, p, r.status]).toEqual([m, p, 404]);
+    }
+    expect((await upload(s, other, ds.id, 'p.jpg', images[0]!.bytes)).status).toBe(404);
+  });
+
+  it('deleting a dataset removes its files from disk', async () => {
+    const ds = await createDataset(s, token);
+    await upload(s, token, ds.id, 'p.jpg', images[0]!.bytes);
+    expect((await storedFiles(s.dataDir)).some((f) => f.includes(ds.id))).toBe(true);
+    expect((await s.call('DELETE', `/api/v1/datasets/${ds.id}`, { token })).status).toBe(204);
+    expect((await storedFiles(s.dataDir)).some((f) => f.includes(ds.id))).toBe(false);
+    expect((await s.call('GET', `/api/v1/datasets/${ds.id}`, { token })).status).toBe(404);
+  });
+});
