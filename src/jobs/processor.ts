@@ -189,7 +189,9 @@ async function runVideo(
   const ffmpegPath = (await resolveFfmpeg({ envPath: config.ffmpegPath })).path;
   const key = path.posix.join('jobs', job.id, `${file.file_id}.mp4`);
   const out = path.join(config.dataDir, key);
-  const timeoutMs = config.uploads.mediaTimeoutMs;
+  // MEDIA_TIMEOUT_S bounds ffmpeg's own work; detection runs inside the same decode, so allow it 200 ms a frame
+  // on top (a floor of 5 fps) before the run counts as stuck.
+  const timeoutMs = config.uploads.mediaTimeoutMs + file.frames * 200;
   const writer = await AnnotatedVideoWriter.open(out, { width: file.width, height: file.height, fps: file.fps ?? 30, ffmpegPath, timeoutMs });
   const frames: { index: number; objects: Detection[] }[] = [];
   let last = performance.now();

@@ -60,7 +60,7 @@ async function resolveUncached(envPath: string | undefined, ffmpegPath: string |
     return { path: envPath, source: 'env', version: v };
   }
   const candidates: [string | undefined, FfprobeInfo['source']][] = [
-    [ffmpegPath && path.isAbsolute(ffmpegPath) ? path.join(path.dirname(ffmpegPath), 'ffprobe') : undefined, 'sibling'],
+    [ffmpegPath?.includes(path.sep) ? path.join(path.dirname(ffmpegPath), 'ffprobe') : undefined, 'sibling'],
     [await onPath('ffprobe'), 'system'],
     [bundledPath(), 'bundled'],
   ];

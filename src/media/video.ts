@@ -167,7 +167,7 @@ export async function probeVideo(path: string, format: VideoType, limits: VideoL
   };
   const deadline = Date.now() + limits.timeoutMs; // for both runs together
   const ctx: RunContext = { what: `Reading the ${label} video`, path, timeoutMs: limits.timeoutMs, signal: opts.signal, code: 'UNSUPPORTED_MEDIA' };
-  const common = [...inputArgs(path, format), '-select_streams', 'v:0'];
+  const common = [...inputArgs(path, format), '-select_streams', 'V:0']; // V: video, cover art excluded
 
   const head = await ffprobeJson(
     opts.ffprobePath,
@@ -241,7 +241,7 @@ export async function* readVideoFrames(
   const passthrough = (await capabilities(opts.ffmpegPath)).fpsMode ? ['-fps_mode', 'passthrough'] : ['-vsync', 'passthrough'];
   const args = [
     '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', ...inputArgs(path, format),
-    '-map', '0:v:0', '-an', '-sn', '-dn', '-vf', `scale=${width}:${height}`, ...passthrough, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
+    '-map', '0:V:0', '-an', '-sn', '-dn', '-vf', `scale=${width}:${height}`, ...passthrough, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
   ];
   const run = start(opts.ffmpegPath, args, 'ignore', opts.timeoutMs, opts.signal);
   const size = width * height * 3;
