@@ -8,7 +8,7 @@
  * detector does alone in the same process on the same inputs (decode + detect per image; detect per 640×480
  * RGB frame). JSON goes to bench/results/.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,6 +31,7 @@ const videoSeconds = Number(values['video-seconds']);
 const models = values.models.split(',');
 const root = path.resolve(import.meta.dirname, '..');
 const tmp = await mkdtemp(path.join(os.tmpdir(), 'lookout-bench-jobs-'));
+await chmod(tmp, 0o711); // as root, the embedded PostgreSQL runs as another user and must reach DATA_DIR inside
 
 const config = loadConfig({
   ...process.env,

@@ -195,18 +195,25 @@ async function runVideo(
   const writer = await AnnotatedVideoWriter.open(out, { width: file.width, height: file.height, fps: file.fps ?? 30, ffmpegPath, timeoutMs });
   const frames: { index: number; objects: Detection[] }[] = [];
   let last = performance.now();
+  // Drawing and encoding frame n overlaps detecting frame n + 1 (the detector has its own thread); at most one
+  // frame waits to be written, so memory stays flat.
+  let writing: Promise<void> = Promise.resolve();
   try {
     for await (const frame of readVideoFrames(path.join(config.dataDir, file.storage_key), file.format as VideoType, file, { ffmpegPath, timeoutMs })) {
       const r = await detector.detectFrame(frame);
       frames.push({ index: frame.index, objects: r.objects });
-      await writer.writeFrame(frame, r.objects);
+      await writing;
+      writing = writer.writeFrame(frame, r.objects);
+      writing.catch(() => undefined); // handled when awaited; never an unhandled rejection meanwhile
       if (performance.now() - last >= TICK_MS) {
         last = performance.now();
         await progress(frames.length);
       }
     }
+    await writing;
     await writer.finish();
   } catch (err) {
+    await writing.catch(() => undefined);
     await writer.abort();
     throw err;
   }

@@ -1,8 +1,9 @@
 /**
  * The WebSocket at /api/v1/ws. Authenticated at the upgrade (cookie or Authorization header; a foreign
  * Origin is refused) before the socket opens. Text frames carry one JSON object each; a bad message gets
- * an `error` and the socket stays open. Delivery uses uWS topics: `user:<id>` (balance, and soon jobs),
- * `live:<sessionId>`. A slow client loses messages rather than queueing them (maxBackpressure).
+ * an `error` and the socket stays open. Delivery uses uWS topics: `user:<id>` (balance), `jobs:<userId>` (job
+ * events, fed from every process through PostgreSQL NOTIFY), `live:<sessionId>`. A slow client loses messages
+ * rather than queueing them (maxBackpressure).
  *
  * This file and http/uws.ts are the only ones that touch uWebSockets.js objects.
  */
@@ -160,9 +161,11 @@ export class WsHub {
     switch (msg.type) {
       case 'subscribe': {
         if (msg.topic === 'jobs') {
+          // Subscribe before reading the snapshot: a change committed meanwhile arrives as an event and the
+          // snapshot, read after it, is at least as new; the other order could lose it.
+          ws.subscribe(`jobs:${userId}`);
           const jobs = (await this.#d.jobsSnapshot?.(userId)) ?? [];
           if (ws.getUserData().closed) return;
-          ws.subscribe(`jobs:${userId}`);
           for (const job of jobs) this.#send(ws, { type: 'job', job });
           return;
         }

@@ -3,6 +3,7 @@
  * zip safety, and the promise that a refused upload leaves no file and no row behind.
  */
 import { execFile } from 'node:child_process';
+import http from 'node:http';
 import { mkdtemp, readFile, rm, truncate, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -132,6 +133,42 @@ describe('datasets', () => {
       const huge = Buffer.alloc(9 * 1024 * 1024, 1);
       huge.set(images[0]!.bytes); // starts like a JPEG
       await refused(ds.id, 'huge.jpg', huge, 413, 'PAYLOAD_TOO_LARGE');
+    });
+    it('a chunked body (no Content-Length) gets 413 as soon as it crosses the limit, long before it ends', async () => {
+      const filesBefore = await storedFiles(s.dataDir);
+      const boundary = 'lookout-test-boundary';
+      const { status, sent } = await new Promise<{ status: number; sent: number }>((resolve, reject) => {
+        const req = http.request(`${s.url}/api/v1/datasets/${ds.id}/files`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'transfer-encoding': 'chunked' },
+        });
+        let sent = 0;
+        let answered = false;
+        req.on('response', (res) => {
+          answered = true;
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, sent });
+          req.destroy();
+        });
+        req.on('error', (e) => {
+          if (!answered) reject(e);
+        });
+        const head = Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\n\r\n`), images[0]!.bytes]);
+        const chunk = Buffer.alloc(256 * 1024, 7);
+        const pump = (): void => {
+          while (!answered && sent < 64 * 1024 * 1024) {
+            sent += chunk.length;
+            if (!req.write(sent === chunk.length ? head : chunk)) {
+              req.once('drain', pump);
+              return;
+            }
+          }
+        };
+        pump();
+      });
+      expect(status).toBe(413);
+      expect(sent).toBeLessThan(32 * 1024 * 1024); // the limit is 8 MiB; the body would have been 64 MiB
+      expect(await storedFiles(s.dataDir)).toEqual(filesBefore);
     });
     it('no field "file" → 400', async () => {
       const filesBefore = await storedFiles(s.dataDir);
