@@ -93,7 +93,13 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     throw err;
   }
 
-  const queue = new JobQueue(config, database.url);
+  let queueErrorLogged = 0;
+  const queue = new JobQueue(config, database.url, (err) => {
+    // An unreachable store errors on every retry: log the first and then one a minute (health shows it too).
+    if (Date.now() - queueErrorLogged < 60_000) return;
+    queueErrorLogged = Date.now();
+    logger.error({ err: err.message }, 'job queue store error');
+  });
   const ffprobePath = async (): Promise<string> => {
     const ffmpeg = await resolveFfmpeg({ envPath: config.ffmpegPath }).catch(() => undefined);
     return (await resolveFfprobe({ envPath: config.ffprobePath, ffmpegPath: ffmpeg?.path })).path;

@@ -39,11 +39,26 @@ function connection(config: Config, databaseUrl: string): { kind: QueueKind; con
   return { kind: 'postgres', connection: { connectionString: databaseUrl, migrate: true } as never };
 }
 
+/**
+ * Closes a BullMQ queue or worker, but never waits more than `ms`: with its store unreachable, BullMQ's close
+ * waits for a connection that never comes. Past the bound the connection is dropped.
+ */
+export async function closeWithin(q: { close(): Promise<void>; disconnect(): Promise<void> }, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([
+    q.close().then(() => true, () => true),
+    new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]);
+  clearTimeout(timer);
+  if (!closed) void q.disconnect().catch(() => undefined);
+  return closed;
+}
+
 export class JobQueue {
   readonly kind: QueueKind;
   readonly #queue: Queue<QueueData>;
 
-  constructor(config: Config, databaseUrl: string) {
+  constructor(config: Config, databaseUrl: string, onError: (err: Error) => void) {
     const c = connection(config, databaseUrl);
     this.kind = c.kind;
     this.#queue = new Queue<QueueData>(config.jobs.queueName, {
@@ -55,6 +70,7 @@ export class JobQueue {
         removeOnFail: 1000,
       },
     });
+    this.#queue.on('error', onError);
   }
 
   async add(jobId: string): Promise<void> {
@@ -77,7 +93,7 @@ export class JobQueue {
   }
 
   async close(): Promise<void> {
-    await this.#queue.close();
+    await closeWithin(this.#queue, 3000);
   }
 }
 

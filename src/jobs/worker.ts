@@ -7,7 +7,7 @@ import type { Db } from '../db/schema.js';
 import type { DetectionEngine } from '../inference/index.js';
 import type { Logger } from '../log.js';
 import { processJob } from './processor.js';
-import { startQueueWorker } from './queue.js';
+import { closeWithin, startQueueWorker } from './queue.js';
 
 export interface JobWorker {
   /** Stops taking jobs; waits up to `graceMs` for the ones running, then leaves them to the queue's stall handling. */
@@ -16,6 +16,7 @@ export interface JobWorker {
 
 export function startJobWorker(deps: { config: Config; db: Db; engine: DetectionEngine; logger: Logger; databaseUrl: string }): JobWorker {
   const { config, logger } = deps;
+  let lastError = 0;
   const worker = startQueueWorker(
     config,
     deps.databaseUrl,
@@ -25,21 +26,21 @@ export function startJobWorker(deps: { config: Config; db: Db; engine: Detection
       await processJob(deps, jobId, info);
       logger.info({ jobId, ms: Math.round(performance.now() - started) }, 'job finished');
     },
-    (err) => logger.error({ err }, 'job worker error'),
+    (err) => {
+      // An unreachable store errors on every retry: log one a minute.
+      if (Date.now() - lastError < 60_000) return;
+      lastError = Date.now();
+      logger.error({ err: err.message }, 'job worker error');
+    },
   );
   logger.info({ queue: config.jobs.queueName, concurrency: config.jobs.concurrency, backend: config.redisUrl ? 'redis' : 'postgres' }, 'job worker started');
   let closing: Promise<void> | undefined;
   return {
     close: (graceMs) =>
       (closing ??= (async () => {
-        let timer: NodeJS.Timeout | undefined;
-        const graceful = worker.close();
-        const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), graceMs)));
-        if ((await Promise.race([graceful, timeout])) === 'timeout') {
-          logger.warn({ graceMs }, 'job still running at shutdown; the queue hands it to another worker');
-          await worker.close(true);
+        if (!(await closeWithin(worker, graceMs))) {
+          logger.warn({ graceMs }, 'a job was still running at shutdown (or the queue store is unreachable); the queue hands it to another worker');
         }
-        clearTimeout(timer);
       })()),
   };
 }
