@@ -57,7 +57,9 @@ function scaleFilter(target: readonly [number, number], resize: 'letterbox' | 's
 
 function atLeast(version: string, major: number, minor: number): boolean {
   const m = /^n?(\d+)\.(\d+)/.exec(version);
-  if (!m) return true; // git builds ("N-112345-g...") are recent
+  // Git builds ("N-47683-g…") carry no release number: the bundled 2018 one lacks -fps_mode, and -vsync works
+  // on every version (deprecated, not removed, in newer ones), so take the safe side.
+  if (!m) return false;
   const [a, b] = [Number(m[1]), Number(m[2])];
   return a > major || (a === major && b >= minor);
 }

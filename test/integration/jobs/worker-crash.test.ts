@@ -5,6 +5,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { createDataset, makeImages, upload } from '../../helpers/datasets.js';
 import { makeFaceClip } from '../../helpers/media.js';
@@ -64,6 +65,17 @@ it('kill -9 of the worker halfway: a new worker completes the job and each item 
     expect((await upload(s, token, ds.id, img.name, img.bytes)).status).toBe(201);
     if (i % 4 === 3) expect((await upload(s, token, ds.id, `clip${i}.mp4`, clip)).status).toBe(201);
   }
+  // Status from the worker processes reaches the server's WebSocket clients (through PostgreSQL NOTIFY).
+  const ws = new WebSocket(s.url.replace('http', 'ws') + '/api/v1/ws', { headers: { authorization: `Bearer ${token}` } });
+  const events: Job[] = [];
+  ws.on('message', (data) => {
+    const m = JSON.parse((data as Buffer).toString('utf8')) as { type: string; job?: Job };
+    if (m.type === 'job' && m.job) events.push(m.job);
+  });
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  ws.send(JSON.stringify({ type: 'subscribe', topic: 'jobs' }));
+  await new Promise((r) => setTimeout(r, 200));
+
   const first = startWorker();
   const submitted = ((await (await s.call('POST', '/api/v1/jobs', { token, body: { datasetId: ds.id, model: 'nanodet' } })).json()) as { job: Job }).job;
   const total = submitted.progress.total; // 12 images + 3 × 120 frames
@@ -106,4 +118,11 @@ it('kill -9 of the worker halfway: a new worker completes the job and each item 
   expect(res.files.filter((f) => f.kind === 'video').every((f) => f.frames?.length === 120)).toBe(true);
   second.kill('SIGTERM');
   await second.exited;
+
+  await new Promise((r) => setTimeout(r, 300));
+  ws.close();
+  const mine = events.filter((e) => e.id === submitted.id);
+  expect(mine.map((e) => e.state).filter((st, i, a) => i === 0 || a[i - 1] !== st)).toEqual(['queued', 'running', 'completed']);
+  expect(mine.filter((e) => e.state === 'running' && e.progress.done > 0).length).toBeGreaterThanOrEqual(4);
+  expect(mine.at(-1)).toMatchObject({ state: 'completed', progress: { done: total } });
 }, 300_000);
