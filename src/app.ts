@@ -20,7 +20,7 @@ import { tokenRoutes } from './http/routes/tokens.js';
 import { HttpServer } from './http/uws.js';
 import { checkQueue } from './queue/health.js';
 import { modelRoutes } from './http/routes/models.js';
-import { DetectionEngine } from './inference/index.js';
+import { openEngine } from './inference/from-config.js';
 import { resolveFfmpeg } from './media/ffmpeg.js';
 import { liveRoutes } from './http/routes/live.js';
 import { LiveManager } from './live/manager.js';
@@ -73,14 +73,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     throw err;
   }
 
-  const engine = await DetectionEngine.open({
-    modelsDir: config.modelsDir,
-    providers: [...config.onnx.providers],
-    intraOpThreads: config.onnx.intraOpThreads,
-    interOpThreads: config.onnx.interOpThreads,
-    ...(config.onnx.defaultModel ? { defaultModel: config.onnx.defaultModel } : {}),
-    logger,
-  });
+  const engine = await openEngine(config, logger);
 
   // The hub needs the live manager and the manager publishes through the hub: tie the knot with a ref.
   const hubRef: { current?: WsHub } = {};

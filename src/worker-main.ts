@@ -5,7 +5,7 @@
  */
 import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/connect.js';
-import { DetectionEngine } from './inference/index.js';
+import { openEngine } from './inference/from-config.js';
 import { startJobWorker } from './jobs/worker.js';
 import { createLogger } from './log.js';
 
@@ -23,14 +23,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel).child({ role: 'worker' });
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger });
-  const engine = await DetectionEngine.open({
-    modelsDir: config.modelsDir,
-    providers: [...config.onnx.providers],
-    intraOpThreads: config.onnx.intraOpThreads,
-    interOpThreads: config.onnx.interOpThreads,
-    ...(config.onnx.defaultModel ? { defaultModel: config.onnx.defaultModel } : {}),
-    logger,
-  });
+  const engine = await openEngine(config, logger);
   const worker = startJobWorker({ config, db: database.db, engine, logger, databaseUrl: database.url });
 
   let stopping = false;

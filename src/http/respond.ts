@@ -57,6 +57,15 @@ export function limitParam(req: HttpRequest, def = 50, max = 200): number {
   return n;
 }
 
+/** The `before` query parameter of a page (an ISO-8601 timestamp from the previous page's last item). */
+export function beforeParam(req: HttpRequest): Date | undefined {
+  const raw = req.query.get('before');
+  if (raw === null) return undefined;
+  const before = new Date(raw);
+  if (Number.isNaN(before.getTime())) throw new AppError('VALIDATION_FAILED', 'before must be an ISO-8601 timestamp.');
+  return before;
+}
+
 /** `Range: bytes=a-b` (one range) → [start, end] inclusive; undefined for none; 'invalid' if unsatisfiable. */
 export function parseRange(header: string | undefined, size: number): [number, number] | undefined | 'invalid' {
   if (!header) return undefined;

@@ -140,3 +140,9 @@ export const COMPONENT_SCHEMAS: Record<string, unknown> = {
 export const UNAUTH = { '401': errorResp('Not signed in (UNAUTHENTICATED).') };
 export const ADMIN_ONLY = { ...UNAUTH, '403': errorResp('Not an administrator (FORBIDDEN).') };
 export const BAD_REQUEST = { '400': errorResp('Invalid input (VALIDATION_FAILED) or malformed JSON.') };
+
+/** The query parameters of a newest-first page: `limit`, and `before` = the `field` of the previous page's last item. */
+export const beforePageParams = (field: string): Record<string, unknown>[] => [
+  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+  { name: 'before', in: 'query', schema: { type: 'string', format: 'date-time' }, description: `${field} of the last item of the previous page` },
+];

@@ -6,8 +6,8 @@
  * for events, local or not.
  */
 import pg from 'pg';
-import { sql } from 'kysely';
-import type { DbOrTx, JobRow } from '../db/schema.js';
+import { sql, type UpdateObject } from 'kysely';
+import type { Database, Db, DbOrTx, JobRow, JobState } from '../db/schema.js';
 import type { Logger } from '../log.js';
 import { toPublicJob, type PublicJob } from './repo.js';
 
@@ -22,6 +22,19 @@ export interface JobEvent {
 export async function publishJob(db: DbOrTx, row: JobRow): Promise<void> {
   const event: JobEvent = { userId: row.user_id, job: toPublicJob(row) };
   await sql`select pg_notify(${JOB_CHANNEL}, ${JSON.stringify(event)})`.execute(db);
+}
+
+/**
+ * Applies `set` to the job only while its state is one of `onlyIf`, and publishes the result in the same
+ * transaction. Returns the new row, or undefined when the job was in another state (nothing changed, nothing
+ * published). Every job state change and progress write goes through here.
+ */
+export async function changeJob(db: Db, jobId: string, set: UpdateObject<Database, 'jobs'>, onlyIf: readonly JobState[]): Promise<JobRow | undefined> {
+  return db.transaction().execute(async (tx) => {
+    const row = await tx.updateTable('jobs').set(set).where('id', '=', jobId).where('state', 'in', [...onlyIf]).returningAll().executeTakeFirst();
+    if (row) await publishJob(tx, row);
+    return row;
+  });
 }
 
 /**

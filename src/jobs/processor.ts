@@ -23,7 +23,8 @@ import { decodeImage } from '../media/image.js';
 import { AnnotatedVideoWriter, readVideoFrames } from '../media/video.js';
 import type { VideoType } from '../media/sniff.js';
 import { chargeInTx, refund } from '../tokens/ledger.js';
-import { publishJob } from './events.js';
+import { changeJob, publishJob } from './events.js';
+import { ACTIVE_STATES } from './repo.js';
 
 export interface ProcessorDeps {
   readonly db: Db;
@@ -50,17 +51,7 @@ async function settle(db: Db, job: JobRow): Promise<void> {
 
 async function finish(deps: ProcessorDeps, jobId: string, state: 'completed' | 'failed', error: string | null): Promise<void> {
   const { db } = deps;
-  const row = await db.transaction().execute(async (tx) => {
-    const r = await tx
-      .updateTable('jobs')
-      .set({ state, error, finished_at: sql<Date>`now()` })
-      .where('id', '=', jobId)
-      .where('state', 'in', ['queued', 'running'])
-      .returningAll()
-      .executeTakeFirst();
-    if (r) await publishJob(tx, r);
-    return r;
-  });
+  const row = await changeJob(db, jobId, { state, error, finished_at: sql<Date>`now()` }, ACTIVE_STATES);
   const job = row ?? (await loadJob(db, jobId));
   if (job) await settle(db, job);
 }
@@ -68,17 +59,12 @@ async function finish(deps: ProcessorDeps, jobId: string, state: 'completed' | '
 /** Entry point for the queue worker. Throws only for errors worth a retry (database or disk trouble). */
 export async function processJob(deps: ProcessorDeps, jobId: string, info: { lastAttempt: boolean }): Promise<void> {
   const { db, logger } = deps;
-  const started = await db.transaction().execute(async (tx) => {
-    const r = await tx
-      .updateTable('jobs')
-      .set({ state: 'running', started_at: sql<Date>`coalesce(started_at, now())`, attempts: sql<number>`attempts + 1` })
-      .where('id', '=', jobId)
-      .where('state', 'in', ['queued', 'running'])
-      .returningAll()
-      .executeTakeFirst();
-    if (r) await publishJob(tx, r);
-    return r;
-  });
+  const started = await changeJob(
+    db,
+    jobId,
+    { state: 'running', started_at: sql<Date>`coalesce(started_at, now())`, attempts: sql<number>`attempts + 1` },
+    ACTIVE_STATES,
+  );
   if (!started) {
     // Cancelled (or finished) before this worker got to it: make sure nothing stays held.
     const job = await loadJob(db, jobId);
@@ -112,11 +98,7 @@ async function run(deps: ProcessorDeps, job: JobRow): Promise<void> {
 
   // Writes progress, publishes it, and tells whether the job is still running (false: it was cancelled).
   const tick = async (doneNow: number): Promise<void> => {
-    const r = await db.transaction().execute(async (tx) => {
-      const row = await tx.updateTable('jobs').set({ done: doneNow }).where('id', '=', job.id).where('state', '=', 'running').returningAll().executeTakeFirst();
-      if (row) await publishJob(tx, row);
-      return row;
-    });
+    const r = await changeJob(db, job.id, { done: doneNow }, ['running']);
     if (!r) throw new Cancelled();
   };
 

@@ -10,9 +10,9 @@ import { getDataset, listFiles } from '../datasets/repo.js';
 import { AppError } from '../errors.js';
 import type { DetectionEngine } from '../inference/index.js';
 import { refund, reserve } from '../tokens/ledger.js';
-import { publishJob } from './events.js';
+import { changeJob, publishJob } from './events.js';
 import type { JobQueue } from './queue.js';
-import { getJob } from './repo.js';
+import { ACTIVE_STATES, getJob } from './repo.js';
 
 export interface JobServiceDeps {
   readonly db: Db;
@@ -62,13 +62,7 @@ export async function submitJob(deps: JobServiceDeps, userId: string, datasetId:
   try {
     await queue.add(id);
   } catch (err) {
-    const failed = await db
-      .updateTable('jobs')
-      .set({ state: 'failed', error: 'The job queue is unavailable.', finished_at: sql<Date>`now()` })
-      .where('id', '=', id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    await publishJob(db, failed);
+    await changeJob(db, id, { state: 'failed', error: 'The job queue is unavailable.', finished_at: sql<Date>`now()` }, ACTIVE_STATES);
     await refund(db, { reservationId: hold.id, key: `job:${id}:refund` });
     throw new AppError('UNAVAILABLE', `The job queue is unavailable; nothing was charged (${err instanceof Error ? err.message : String(err)}).`);
   }
@@ -82,17 +76,7 @@ export async function submitJob(deps: JobServiceDeps, userId: string, datasetId:
 export async function cancelJob(deps: JobServiceDeps, userId: string, id: string | undefined): Promise<JobRow> {
   const { db, queue } = deps;
   const job = await getJob(db, userId, id);
-  const cancelled = await db.transaction().execute(async (tx) => {
-    const r = await tx
-      .updateTable('jobs')
-      .set({ state: 'cancelled', finished_at: sql<Date>`now()` })
-      .where('id', '=', job.id)
-      .where('state', 'in', ['queued', 'running'])
-      .returningAll()
-      .executeTakeFirst();
-    if (r) await publishJob(tx, r);
-    return r;
-  });
+  const cancelled = await changeJob(db, job.id, { state: 'cancelled', finished_at: sql<Date>`now()` }, ACTIVE_STATES);
   if (!cancelled) throw new AppError('CONFLICT', `The job has already ${job.state === 'cancelled' ? 'been cancelled' : job.state}.`);
   await queue.remove(job.id);
   if (cancelled.reservation_id) await refund(db, { reservationId: cancelled.reservation_id, key: `job:${job.id}:refund` });

@@ -1,7 +1,8 @@
-/** Helpers for dataset and job tests: uploads through the real multipart route, generated media, disk checks. */
+/** Helpers for dataset and job tests: uploads through the real multipart route, generated media, disk checks, job status. */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
+import WebSocket from 'ws';
 import { FIXTURES } from './onnx-setup.js';
 import type { TestServer } from './server.js';
 
@@ -39,4 +40,56 @@ export async function makeImages(n: number): Promise<{ name: string; bytes: Buff
     out.push({ name: `img-${String(i).padStart(2, '0')}.jpg`, bytes });
   }
   return out;
+}
+
+/** The contract's `job`, as far as tests look at it. */
+export interface Job {
+  id: string;
+  state: string;
+  progress: { done: number; total: number };
+  tokenCost: number;
+  tokensCharged: number;
+  error?: string;
+}
+
+export async function getJob(s: TestServer, token: string, id: string): Promise<Job> {
+  return ((await (await s.call('GET', `/api/v1/jobs/${id}`, { token })).json()) as { job: Job }).job;
+}
+
+/** Polls the job until `until(job)` holds; throws with `context()` after `ms`. */
+export async function waitForJob(s: TestServer, token: string, id: string, until: (j: Job) => boolean, ms = 120_000, context = (): string => ''): Promise<Job> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const job = await getJob(s, token, id);
+    if (until(job)) return job;
+    if (Date.now() > end) throw new Error(`job ${id} still ${job.state} (${JSON.stringify(job.progress)})\n${context()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export const inState =
+  (...states: string[]) =>
+  (j: Job): boolean =>
+    states.includes(j.state);
+
+/** A WebSocket subscribed to `jobs`, collecting every `job` message in order. */
+export async function watchJobs(s: TestServer, token: string): Promise<{ events: Job[]; close: () => void }> {
+  const ws = new WebSocket(s.url.replace('http', 'ws') + '/api/v1/ws', { headers: { authorization: `Bearer ${token}` } });
+  const events: Job[] = [];
+  ws.on('message', (data) => {
+    const m = JSON.parse((data as Buffer).toString('utf8')) as { type: string; job?: Job };
+    if (m.type === 'job' && m.job) events.push(m.job);
+  });
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  ws.send(JSON.stringify({ type: 'subscribe', topic: 'jobs' }));
+  await new Promise((r) => setTimeout(r, 200)); // the subscription is in place once the snapshot query ran
+  return { events, close: () => ws.close() };
+}
+
+/** The states a job went through, each once, in the order the events told them. */
+export function stateSequence(events: Job[], jobId: string): string[] {
+  return events
+    .filter((e) => e.id === jobId)
+    .map((e) => e.state)
+    .filter((st, i, a) => i === 0 || a[i - 1] !== st);
 }

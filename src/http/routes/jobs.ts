@@ -4,8 +4,8 @@ import { AppError } from '../../errors.js';
 import { getJob, listJobs, toPublicJob } from '../../jobs/repo.js';
 import { cancelJob, submitJob } from '../../jobs/service.js';
 import type { AppDeps } from '../deps.js';
-import { json, limitParam, readJson, sendFile } from '../respond.js';
-import { BAD_REQUEST, errorResp, jsonBody, jsonResponse, obj, ref, UNAUTH } from '../schemas.js';
+import { beforeParam, json, limitParam, readJson, sendFile } from '../respond.js';
+import { BAD_REQUEST, errorResp, jsonBody, jsonResponse, obj, beforePageParams, ref, UNAUTH } from '../schemas.js';
 import type { Route } from '../types.js';
 import { isId } from '../../datasets/repo.js';
 
@@ -51,16 +51,11 @@ export function jobRoutes(deps: AppDeps): Route[] {
       doc: {
         summary: 'Your jobs, newest first',
         tags: ['Jobs'],
-        parameters: [
-          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
-          { name: 'before', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'createdAt of the last job of the previous page' },
-        ],
+        parameters: beforePageParams('createdAt'),
         responses: { '200': jsonResponse('Jobs', obj({ jobs: { type: 'array', items: ref('Job') } })), ...BAD_REQUEST, ...UNAUTH },
       },
       handler: async ({ req, auth }) => {
-        const raw = req.query.get('before');
-        const before = raw === null ? undefined : new Date(raw);
-        if (before && Number.isNaN(before.getTime())) throw new AppError('VALIDATION_FAILED', 'before must be an ISO-8601 timestamp.');
+        const before = beforeParam(req);
         const rows = await listJobs(db, auth!.user.id, limitParam(req), before);
         return json(200, { jobs: rows.map(toPublicJob) });
       },

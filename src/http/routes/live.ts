@@ -3,8 +3,8 @@ import path from 'node:path';
 import { AppError } from '../../errors.js';
 import { getLiveSession, listLiveSessions, toPublicSession } from '../../live/repo.js';
 import type { AppDeps } from '../deps.js';
-import { json, limitParam, sendFile } from '../respond.js';
-import { BAD_REQUEST, errorResp, jsonResponse, obj, ref, UNAUTH } from '../schemas.js';
+import { beforeParam, json, limitParam, sendFile } from '../respond.js';
+import { BAD_REQUEST, errorResp, jsonResponse, obj, beforePageParams, ref, UNAUTH } from '../schemas.js';
 import type { HttpRequest, Route } from '../types.js';
 
 const NOT_FOUND = { '404': errorResp('No such session of yours (NOT_FOUND).') };
@@ -138,17 +138,12 @@ export function liveRoutes(deps: AppDeps): Route[] {
       doc: {
         summary: 'Your live sessions, newest first',
         tags: ['Live'],
-        parameters: [
-          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
-          { name: 'before', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'startedAt of the last session of the previous page' },
-        ],
+        parameters: beforePageParams('startedAt'),
         responses: { '200': jsonResponse('Sessions', obj({ sessions: { type: 'array', items: ref('LiveSession') } })), ...BAD_REQUEST, ...UNAUTH },
       },
       handler: async ({ req, auth }) => {
         const limit = limitParam(req);
-        const raw = req.query.get('before');
-        const before = raw === null ? undefined : new Date(raw);
-        if (before && Number.isNaN(before.getTime())) throw new AppError('VALIDATION_FAILED', 'before must be an ISO-8601 timestamp.');
+        const before = beforeParam(req);
         const rows = await listLiveSessions(db, auth!.user.id, limit, before);
         return json(200, { sessions: rows.map(toPublicSession) });
       },

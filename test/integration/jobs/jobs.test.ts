@@ -5,22 +5,12 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDataset, makeImages, upload } from '../../helpers/datasets.js';
+import { createDataset, inState, type Job, makeImages, stateSequence, upload, waitForJob, watchJobs } from '../../helpers/datasets.js';
 import { makeFaceClip } from '../../helpers/media.js';
 import { ensureModels } from '../../helpers/onnx-setup.js';
 import { signUp, startTestServer, type TestServer } from '../../helpers/server.js';
 import { makeZip } from '../../helpers/zip.js';
-
-interface Job {
-  id: string;
-  state: string;
-  progress: { done: number; total: number };
-  tokenCost: number;
-  tokensCharged: number;
-  error?: string;
-}
 
 let s: TestServer;
 let tmp: string;
@@ -41,30 +31,6 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-/** A WebSocket subscribed to `jobs`, collecting every `job` message. */
-async function watchJobs(token: string): Promise<{ events: Job[]; close: () => void }> {
-  const ws = new WebSocket(s.url.replace('http', 'ws') + '/api/v1/ws', { headers: { authorization: `Bearer ${token}` } });
-  const events: Job[] = [];
-  ws.on('message', (data) => {
-    const m = JSON.parse((data as Buffer).toString('utf8')) as { type: string; job?: Job };
-    if (m.type === 'job' && m.job) events.push(m.job);
-  });
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  ws.send(JSON.stringify({ type: 'subscribe', topic: 'jobs' }));
-  await new Promise((r) => setTimeout(r, 200)); // the subscription is in place once the snapshot query ran
-  return { events, close: () => ws.close() };
-}
-
-async function waitForJob(token: string, id: string, states: string[], ms = 120_000): Promise<Job> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const job = ((await (await s.call('GET', `/api/v1/jobs/${id}`, { token })).json()) as { job: Job }).job;
-    if (states.includes(job.state)) return job;
-    if (Date.now() > end) throw new Error(`job ${id} still ${job.state} (${JSON.stringify(job.progress)})`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 describe('jobs', () => {
   it('a zip of 20 images plus a 150-frame video: completes, charges 90, results and annotated outputs, live status in order', async () => {
     const { token, user } = await signUp(s);
@@ -72,13 +38,13 @@ describe('jobs', () => {
     expect((await upload(s, token, ds.id, 'photos.zip', zip)).status).toBe(201);
     const up = await upload(s, token, ds.id, 'face.mp4', video);
     expect(((await up.json()) as { dataset: { tokenCost: number } }).dataset.tokenCost).toBe(90);
-    const watcher = await watchJobs(token);
+    const watcher = await watchJobs(s, token);
 
     const sub = await s.call('POST', '/api/v1/jobs', { token, body: { datasetId: ds.id, model: 'blazeface' } });
     expect(sub.status).toBe(202);
     const submitted = ((await sub.json()) as { job: Job }).job;
     expect(submitted).toMatchObject({ state: 'queued', progress: { done: 0, total: 170 }, tokenCost: 90, tokensCharged: 0 });
-    const done = await waitForJob(token, submitted.id, ['completed', 'failed', 'cancelled']);
+    const done = await waitForJob(s, token, submitted.id, inState('completed', 'failed', 'cancelled'));
     expect(done).toMatchObject({ state: 'completed', progress: { done: 170, total: 170 }, tokensCharged: 90 });
     expect(done.error).toBeUndefined();
     await new Promise((r) => setTimeout(r, 300));
@@ -86,8 +52,7 @@ describe('jobs', () => {
 
     // WebSocket: queued, running, progress that never goes back, completed, in that order.
     const mine = watcher.events.filter((e) => e.id === submitted.id);
-    const states = mine.map((e) => e.state).filter((st, i, a) => i === 0 || a[i - 1] !== st);
-    expect(states).toEqual(['queued', 'running', 'completed']);
+    expect(stateSequence(watcher.events, submitted.id)).toEqual(['queued', 'running', 'completed']);
     const dones = mine.map((e) => e.progress.done);
     expect(dones).toEqual([...dones].sort((a, b) => a - b));
     expect(new Set(dones.filter((d) => d > 0 && d < 170)).size).toBeGreaterThanOrEqual(2);
@@ -148,14 +113,14 @@ describe('jobs', () => {
     const ds = await createDataset(s, token);
     for (let i = 0; i < 4; i++) await upload(s, token, ds.id, `face${i}.mp4`, video);
     const job = ((await (await s.call('POST', '/api/v1/jobs', { token, body: { datasetId: ds.id, model: 'nanodet' } })).json()) as { job: Job }).job;
-    await waitForJob(token, job.id, ['running']);
+    await waitForJob(s, token, job.id, inState('running'));
     const c = await s.call('DELETE', `/api/v1/jobs/${job.id}`, { token });
     expect(c.status).toBe(202);
     const cancelled = ((await c.json()) as { job: Job }).job;
     expect(cancelled.state).toBe('cancelled');
     expect(cancelled.tokensCharged).toBeLessThan(300);
     await new Promise((r) => setTimeout(r, 1500)); // the worker notices within a progress tick
-    const after = await waitForJob(token, job.id, ['cancelled']);
+    const after = await waitForJob(s, token, job.id, inState('cancelled'));
     expect(after.tokensCharged).toBe(cancelled.tokensCharged);
     const balance = ((await (await s.call('GET', '/api/v1/tokens', { token })).json()) as { balance: number }).balance;
     expect(balance).toBe(500 - after.tokensCharged);

@@ -3,10 +3,9 @@
  * A job runs through it end to end and its status still reaches the WebSocket `jobs` topic.
  */
 import { randomBytes } from 'node:crypto';
-import WebSocket from 'ws';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createDataset, makeImages, upload } from '../../helpers/datasets.js';
+import { createDataset, inState, makeImages, stateSequence, upload, waitForJob, watchJobs } from '../../helpers/datasets.js';
 import { ensureModels } from '../../helpers/onnx-setup.js';
 import { signUp, startTestServer, type TestServer } from '../../helpers/server.js';
 
@@ -33,15 +32,7 @@ it('runs a job through a Redis queue and reports it on the WebSocket', async () 
   const ds = await createDataset(s, token);
   for (const img of await makeImages(4)) expect((await upload(s, token, ds.id, img.name, img.bytes)).status).toBe(201);
 
-  const ws = new WebSocket(s.url.replace('http', 'ws') + '/api/v1/ws', { headers: { authorization: `Bearer ${token}` } });
-  const states: string[] = [];
-  ws.on('message', (data) => {
-    const m = JSON.parse((data as Buffer).toString('utf8')) as { type: string; job?: { state: string } };
-    if (m.type === 'job' && m.job && states.at(-1) !== m.job.state) states.push(m.job.state);
-  });
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  ws.send(JSON.stringify({ type: 'subscribe', topic: 'jobs' }));
-  await new Promise((r) => setTimeout(r, 200));
+  const watcher = await watchJobs(s, token);
 
   const r = await s.call('POST', '/api/v1/jobs', { token, body: { datasetId: ds.id, model: 'blazeface' } });
   expect(r.status).toBe(202);
@@ -53,14 +44,9 @@ it('runs a job through a Redis queue and reports it on the WebSocket', async () 
   } finally {
     redis.disconnect();
   }
-  const end = Date.now() + 60_000;
-  let job: { state: string; tokensCharged: number } = { state: 'queued', tokensCharged: 0 };
-  while (job.state !== 'completed' && Date.now() < end) {
-    await new Promise((res) => setTimeout(res, 200));
-    job = ((await (await s.call('GET', `/api/v1/jobs/${id}`, { token })).json()) as { job: typeof job }).job;
-  }
+  const job = await waitForJob(s, token, id, inState('completed', 'failed', 'cancelled'), 60_000);
   expect(job).toMatchObject({ state: 'completed', tokensCharged: 3 });
   await new Promise((res) => setTimeout(res, 300));
-  ws.close();
-  expect(states).toEqual(['queued', 'running', 'completed']);
+  watcher.close();
+  expect(stateSequence(watcher.events, id)).toEqual(['queued', 'running', 'completed']);
 }, 120_000);

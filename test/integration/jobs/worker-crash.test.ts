@@ -5,9 +5,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { createDataset, makeImages, upload } from '../../helpers/datasets.js';
+import { createDataset, getJob, inState, type Job, makeImages, stateSequence, upload, waitForJob, watchJobs } from '../../helpers/datasets.js';
 import { makeFaceClip } from '../../helpers/media.js';
 import { ensureModels } from '../../helpers/onnx-setup.js';
 import { spawnTs, type Spawned } from '../../helpers/process.js';
@@ -43,18 +42,6 @@ function startWorker(): Spawned {
   return w;
 }
 
-interface Job {
-  id: string;
-  state: string;
-  progress: { done: number; total: number };
-  tokenCost: number;
-  tokensCharged: number;
-}
-
-async function job(token: string, id: string): Promise<Job> {
-  return ((await (await s.call('GET', `/api/v1/jobs/${id}`, { token })).json()) as { job: Job }).job;
-}
-
 it('kill -9 of the worker halfway: a new worker completes the job and each item is charged once', async () => {
   const { token } = await signUp(s);
   const ds = await createDataset(s, token);
@@ -66,15 +53,7 @@ it('kill -9 of the worker halfway: a new worker completes the job and each item 
     if (i % 4 === 3) expect((await upload(s, token, ds.id, `clip${i}.mp4`, clip)).status).toBe(201);
   }
   // Status from the worker processes reaches the server's WebSocket clients (through PostgreSQL NOTIFY).
-  const ws = new WebSocket(s.url.replace('http', 'ws') + '/api/v1/ws', { headers: { authorization: `Bearer ${token}` } });
-  const events: Job[] = [];
-  ws.on('message', (data) => {
-    const m = JSON.parse((data as Buffer).toString('utf8')) as { type: string; job?: Job };
-    if (m.type === 'job' && m.job) events.push(m.job);
-  });
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  ws.send(JSON.stringify({ type: 'subscribe', topic: 'jobs' }));
-  await new Promise((r) => setTimeout(r, 200));
+  const watcher = await watchJobs(s, token);
 
   const first = startWorker();
   const submitted = ((await (await s.call('POST', '/api/v1/jobs', { token, body: { datasetId: ds.id, model: 'nanodet' } })).json()) as { job: Job }).job;
@@ -82,26 +61,15 @@ it('kill -9 of the worker halfway: a new worker completes the job and each item 
   expect(total).toBe(12 + 3 * 120);
 
   // Halfway: kill the worker without any chance to clean up.
-  const deadline = Date.now() + 120_000;
-  let seen = await job(token, submitted.id);
-  while (seen.progress.done < total / 2) {
-    if (Date.now() > deadline) throw new Error(`no progress: ${JSON.stringify(seen)}\n${first.output()}`);
-    await new Promise((r) => setTimeout(r, 100));
-    seen = await job(token, submitted.id);
-  }
+  await waitForJob(s, token, submitted.id, (j) => j.progress.done >= total / 2, 120_000, () => first.output());
   first.kill('SIGKILL'); // the whole process group: tsx and the worker it runs
   await first.exited;
-  const atKill = await job(token, submitted.id);
+  const atKill = await getJob(s, token, submitted.id);
   expect(atKill.state).toBe('running');
   expect(atKill.progress.done).toBeLessThan(total);
 
   const second = startWorker();
-  let end = await job(token, submitted.id);
-  while (!['completed', 'failed', 'cancelled'].includes(end.state)) {
-    if (Date.now() > deadline + 60_000) throw new Error(`not finished: ${JSON.stringify(end)}\n${second.output()}`);
-    await new Promise((r) => setTimeout(r, 250));
-    end = await job(token, submitted.id);
-  }
+  const end = await waitForJob(s, token, submitted.id, inState('completed', 'failed', 'cancelled'), 180_000, () => second.output());
   expect(end).toMatchObject({ state: 'completed', progress: { done: total, total }, tokensCharged: submitted.tokenCost });
 
   // Exactly once: one charge row per file, summing to the cost; the ledger shows the reservation and no refund.
@@ -120,9 +88,9 @@ it('kill -9 of the worker halfway: a new worker completes the job and each item 
   await second.exited;
 
   await new Promise((r) => setTimeout(r, 300));
-  ws.close();
-  const mine = events.filter((e) => e.id === submitted.id);
-  expect(mine.map((e) => e.state).filter((st, i, a) => i === 0 || a[i - 1] !== st)).toEqual(['queued', 'running', 'completed']);
+  watcher.close();
+  const mine = watcher.events.filter((e) => e.id === submitted.id);
+  expect(stateSequence(watcher.events, submitted.id)).toEqual(['queued', 'running', 'completed']);
   expect(mine.filter((e) => e.state === 'running' && e.progress.done > 0).length).toBeGreaterThanOrEqual(4);
   expect(mine.at(-1)).toMatchObject({ state: 'completed', progress: { done: total } });
 }, 300_000);
