@@ -179,7 +179,10 @@ async function streamEncoded(opts: StreamOptions, clip: EncodedClip): Promise<St
     negotiated = await (opts.whip ? negotiateWhip : negotiateWs)(opts, socket, peer, log);
     const outcome = await sendMedia(opts, clip, socket, peer, log);
     if (outcome === 'done') await log.settle(peer.rtpTimestamps.at(-1));
-    if (outcome === 'disconnected') throw new StreamError('DISCONNECTED', 'the WebSocket closed before the session ended');
+    if (outcome === 'disconnected') {
+      const { code, reason } = await socket.closed;
+      throw new StreamError('DISCONNECTED', `the WebSocket closed (${code}${reason ? `: ${reason}` : ''}) before the session ended`);
+    }
     if (outcome === 'lost') throw new StreamError('CONNECTION_FAILED', 'the peer connection failed while sending');
     await endSession(opts, negotiated, socket, log);
     finished = true;
