@@ -1,0 +1,380 @@
+// Live detection: the camera goes to the server over WebRTC; detections come back on the data channel (and the
+// WebSocket) and are drawn over the video, scaled from the frame the server saw to the size shown here.
+import { api } from '../api.js';
+import { definitionList, errorBox, fill, h, ms, tokens } from '../dom.js';
+
+const END_REASONS = {
+  stopped: 'You stopped the session.',
+  disconnected: 'The connection to the server was lost (no video reached it for a while).',
+  insufficient_tokens: 'Your balance ran out of tokens. Ask an admin for a top-up to go on.',
+  error: 'The server could not go on with this session.',
+};
+const COLORS = ['#ffd33d', '#3fb950', '#58a6ff', '#f778ba', '#ff7b72', '#a371f7', '#79c0ff', '#ffa657'];
+/** Boxes older than this are no longer drawn. */
+const STALE_MS = 1000;
+
+export async function render(main, ctx) {
+  document.title = 'Live · Lookout';
+  const box = errorBox();
+  const cameraSel = h('select', { name: 'camera', 'aria-describedby': 'camera-hint' }, h('option', { value: '' }, 'Default camera'));
+  const modelSel = h('select', { name: 'model' });
+  const budget = h('input', { name: 'budgetMs', type: 'number', min: 5, max: 10000, step: 1, value: 100, required: true, inputmode: 'numeric' });
+  const record = h('input', { name: 'record', type: 'checkbox', checked: true });
+  const startBtn = h('button', { type: 'submit', class: 'primary' }, 'Start');
+  const stopBtn = h('button', { type: 'button', disabled: true }, 'Stop');
+  const status = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' }, 'Not started.');
+  const video = h('video', { autoplay: true, playsinline: true, muted: true, 'aria-label': 'Your camera' });
+  video.muted = true;
+  const canvas = h('canvas', { 'aria-hidden': 'true' });
+  const placeholder = h('div', { class: 'placeholder' }, 'Press Start: your browser will ask to use the camera.');
+  const stage = h('div', { class: 'stage', dataset: { boxes: '0' } }, video, canvas, placeholder);
+  const stat = {
+    fps: h('dd', { 'data-stat': 'fps' }, '–'),
+    processed: h('dd', { 'data-stat': 'processed' }, '–'),
+    dropped: h('dd', { 'data-stat': 'dropped' }, '–'),
+    p50: h('dd', { 'data-stat': 'p50' }, '–'),
+    p95: h('dd', { 'data-stat': 'p95' }, '–'),
+    tokens: h('dd', { 'data-stat': 'tokens' }, '–'),
+  };
+  const objectsList = h('ul', { class: 'objects', 'aria-label': 'Objects in the latest frame' });
+  const warning = h('p', { class: 'notice small' });
+
+  const form = h(
+    'form',
+    { class: 'panel' },
+    h(
+      'div',
+      { class: 'row' },
+      h('label', null, 'Camera', cameraSel),
+      h('label', null, 'Model', modelSel),
+      h('label', null, 'Latency budget (ms)', budget),
+      h('label', { class: 'check' }, record, 'Record'),
+      h('div', { class: 'actions' }, startBtn, stopBtn),
+    ),
+    h('p', { id: 'camera-hint', class: 'muted small' }, 'The list of cameras fills in once the browser may use one. On a phone, pick the back camera here.'),
+    box.el,
+  );
+
+  main.append(
+    h('h1', null, 'Live detection'),
+    form,
+    h(
+      'div',
+      { class: 'live-grid' },
+      stage,
+      h(
+        'section',
+        { class: 'panel flush', 'aria-label': 'Session statistics' },
+        status,
+        definitionList(
+          [
+            ['Processed', stat.fps],
+            ['Frames', stat.processed],
+            ['Dropped', stat.dropped],
+            ['Latency p50', stat.p50],
+            ['Latency p95', stat.p95],
+            ['Tokens spent', stat.tokens],
+          ],
+          { class: 'stats' },
+        ),
+        warning,
+        objectsList,
+      ),
+    ),
+  );
+
+  // ---- models and cameras
+  try {
+    const { models } = await api('GET', '/models');
+    for (const m of models) {
+      modelSel.append(h('option', { value: m.name, selected: m.default }, `${m.name} (${m.labels.length === 1 ? m.labels[0] : `${m.labels.length} classes`})`));
+    }
+  } catch (err) {
+    box.show(err);
+  }
+  const fillCameras = async () => {
+    if (!navigator.mediaDevices?.enumerateDevices) return;
+    const devices = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput');
+    const current = cameraSel.value;
+    fill(cameraSel, h('option', { value: '' }, 'Default camera'));
+    devices.forEach((d, i) => cameraSel.append(h('option', { value: d.deviceId, selected: d.deviceId === current }, d.label || `Camera ${i + 1}`)));
+  };
+  void fillCameras().catch(() => undefined);
+
+  // ---- one session at a time
+  /** @type {null | {id: string | null, pc: RTCPeerConnection, stream: MediaStream, lastFrame: number, latest: any, latestAt: number, raf: number, offs: Array<() => void>, ended: boolean}} */
+  let s = null;
+
+  const setStatus = (text, live = false) => {
+    status.textContent = text;
+    status.classList.toggle('live', live);
+  };
+
+  const draw = () => {
+    if (!s) return;
+    s.raf = requestAnimationFrame(draw);
+    const dpr = window.devicePixelRatio || 1;
+    const cw = canvas.clientWidth;
+    const ch = canvas.clientHeight;
+    if (canvas.width !== Math.round(cw * dpr) || canvas.height !== Math.round(ch * dpr)) {
+      canvas.width = Math.round(cw * dpr);
+      canvas.height = Math.round(ch * dpr);
+    }
+    const g = canvas.getContext('2d');
+    if (!g) return;
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, cw, ch);
+    const d = s.latest;
+    const vw = video.videoWidth;
+    const vh = video.videoHeight;
+    if (!d || !vw || !vh || performance.now() - s.latestAt > STALE_MS) {
+      stage.dataset.boxes = '0';
+      return;
+    }
+    // The video is drawn "contain": find where its picture lies inside the element.
+    const scale = Math.min(cw / vw, ch / vh);
+    const ox = (cw - vw * scale) / 2;
+    const oy = (ch - vh * scale) / 2;
+    // Boxes are in pixels of the frame the server decoded (it may be smaller than the camera's, when the
+    // browser lowers the sending resolution): normalise by that frame's size.
+    const sx = (vw * scale) / d.width;
+    const sy = (vh * scale) / d.height;
+    g.lineWidth = 2;
+    g.font = '600 13px system-ui, sans-serif';
+    g.textBaseline = 'top';
+    for (const o of d.objects) {
+      const [x1, y1, x2, y2] = o.box;
+      const x = ox + x1 * sx;
+      const y = oy + y1 * sy;
+      const w = (x2 - x1) * sx;
+      const hgt = (y2 - y1) * sy;
+      const color = COLORS[o.classId % COLORS.length];
+      g.strokeStyle = color;
+      g.strokeRect(x, y, w, hgt);
+      const label = `${o.label} ${Math.round(o.score * 100)}%`;
+      const tw = g.measureText(label).width + 8;
+      const ty = y >= 18 ? y - 18 : y;
+      g.fillStyle = color;
+      g.fillRect(x - 1, ty, tw, 18);
+      g.fillStyle = '#0d1117';
+      g.fillText(label, x + 3, ty + 2);
+    }
+    stage.dataset.boxes = String(d.objects.length);
+  };
+
+  const onDetections = (d) => {
+    if (!s || d.sessionId !== s.id || d.frame <= s.lastFrame) return; // the same message comes on both channels
+    s.lastFrame = d.frame;
+    s.latest = d;
+    s.latestAt = performance.now();
+    stage.dataset.frame = String(d.frame);
+    fill(
+      objectsList,
+      d.objects.length === 0
+        ? h('li', { class: 'muted' }, 'Nothing found in the latest frame.')
+        : d.objects.slice(0, 20).map((o) => h('li', null, `${o.label} · ${Math.round(o.score * 100)}%`)),
+    );
+  };
+
+  const onStats = (m) => {
+    if (!s || m.sessionId !== s.id) return;
+    showStats(m);
+  };
+
+  const showStats = (m) => {
+    stat.fps.textContent = `${m.fps} fps`;
+    stat.processed.textContent = `${m.framesProcessed} of ${m.framesIn}`;
+    stat.dropped.textContent = m.framesIn > 0 ? `${((100 * m.framesDropped) / m.framesIn).toFixed(1)}%` : '0%';
+    stat.p50.textContent = ms(m.p50Ms);
+    stat.p95.textContent = ms(m.p95Ms);
+    stat.tokens.textContent = tokens(m.tokensCharged ?? 0);
+    warning.textContent = m.warning ?? '';
+  };
+
+  const teardown = () => {
+    if (!s) return;
+    const cur = s;
+    s = null;
+    cancelAnimationFrame(cur.raf);
+    cur.offs.forEach((off) => off());
+    cur.pc.close();
+    cur.stream.getTracks().forEach((t) => t.stop());
+    video.srcObject = null;
+    placeholder.hidden = false;
+    stage.dataset.boxes = '0';
+    const g = canvas.getContext('2d');
+    g?.clearRect(0, 0, canvas.width, canvas.height);
+    startBtn.disabled = false;
+    stopBtn.disabled = true;
+    for (const el of [cameraSel, modelSel, budget, record]) el.disabled = false;
+  };
+
+  const onEnded = (m) => {
+    if (!s || m.sessionId !== s.id) return;
+    showStats(m.stats);
+    setStatus(`Session ended. ${END_REASONS[m.reason] ?? m.reason}${m.message ? ` ${m.message}` : ''}`);
+    stage.dataset.ended = m.reason;
+    teardown();
+  };
+
+  const start = async () => {
+    box.clear();
+    const budgetMs = Number(budget.value);
+    if (!Number.isInteger(budgetMs) || budgetMs < 5 || budgetMs > 10000) {
+      box.show(new Error('The latency budget must be a whole number of milliseconds from 5 to 10000.'));
+      budget.focus();
+      return;
+    }
+    if (!navigator.mediaDevices?.getUserMedia) {
+      box.show(new Error('This browser cannot share a camera here. Camera access needs HTTPS (or localhost).'));
+      return;
+    }
+    startBtn.disabled = true;
+    for (const el of [cameraSel, modelSel, budget, record]) el.disabled = true;
+    setStatus('Opening the camera…');
+    /** @type {MediaStream} */
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({
+        audio: false,
+        video: {
+          ...(cameraSel.value ? { deviceId: { exact: cameraSel.value } } : {}),
+          width: { ideal: 640 },
+          height: { ideal: 480 },
+          frameRate: { ideal: 30, max: 30 },
+        },
+      });
+    } catch (err) {
+      startBtn.disabled = false;
+      for (const el of [cameraSel, modelSel, budget, record]) el.disabled = false;
+      setStatus('Not started.');
+      box.show(new Error(err?.name === 'NotAllowedError' ? 'The browser was not allowed to use the camera. Allow it in the site settings and try again.' : `The camera could not be opened: ${err?.message ?? err}`));
+      return;
+    }
+    void fillCameras().catch(() => undefined);
+    video.srcObject = stream;
+    placeholder.hidden = true;
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    s = { id: null, pc, stream, lastFrame: 0, latest: null, latestAt: 0, raf: 0, offs: [], ended: false };
+    const cur = s;
+    stopBtn.disabled = false;
+    stopBtn.focus();
+    delete stage.dataset.ended;
+    for (const track of stream.getVideoTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+    const dc = pc.createDataChannel('detections');
+    dc.onmessage = (e) => {
+      try {
+        const m = JSON.parse(e.data);
+        if (m.type === 'detections') onDetections(m);
+      } catch {
+        // not ours
+      }
+    };
+    cur.offs.push(
+      ctx.socket.on('detections', onDetections),
+      ctx.socket.on('live.stats', onStats),
+      ctx.socket.on('live.ended', onEnded),
+    );
+    pc.onconnectionstatechange = () => {
+      if (s !== cur) return;
+      if (pc.connectionState === 'connected') setStatus('Live', true);
+      if (pc.connectionState === 'failed') {
+        setStatus('The media connection failed. Your network may block WebRTC to this server.');
+        if (cur.id) ctx.socket.send({ type: 'live.stop', sessionId: cur.id });
+        teardown();
+      }
+    };
+    s.raf = requestAnimationFrame(draw);
+    setStatus('Connecting…');
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      await iceGathered(pc, 3000);
+      const answer = await offer(ctx.socket, {
+        type: 'live.offer',
+        sdp: pc.localDescription?.sdp,
+        model: modelSel.value || undefined,
+        budgetMs,
+        record: record.checked,
+      });
+      if (s !== cur) {
+        ctx.socket.send({ type: 'live.stop', sessionId: answer.sessionId });
+        return;
+      }
+      cur.id = answer.sessionId;
+      stage.dataset.session = answer.sessionId;
+      await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+    } catch (err) {
+      if (s === cur) {
+        teardown();
+        setStatus('Not started.');
+        box.show(err);
+      }
+    }
+  };
+
+  const stop = () => {
+    if (!s) return;
+    stopBtn.disabled = true;
+    setStatus('Stopping…');
+    const cur = s;
+    if (cur.id) ctx.socket.send({ type: 'live.stop', sessionId: cur.id });
+    // live.ended normally follows at once; don't wait on a server that has gone.
+    setTimeout(() => {
+      if (s === cur) {
+        setStatus('Session ended. You stopped the session.');
+        teardown();
+      }
+    }, 3000);
+    if (!cur.id) teardown();
+  };
+
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    void start();
+  });
+  stopBtn.addEventListener('click', stop);
+
+  return () => {
+    if (s?.id) ctx.socket.send({ type: 'live.stop', sessionId: s.id });
+    teardown();
+  };
+}
+
+/** Resolves when the browser has gathered its ICE candidates (they go in the offer), or after `timeoutMs`. */
+function iceGathered(pc, timeoutMs) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      pc.removeEventListener('icegatheringstatechange', check);
+      resolve();
+    };
+    const check = () => pc.iceGatheringState === 'complete' && done();
+    const timer = setTimeout(done, timeoutMs);
+    pc.addEventListener('icegatheringstatechange', check);
+  });
+}
+
+/** Sends a live.offer and waits for its answer, or for the error the server answers it with. */
+function offer(socket, msg) {
+  return new Promise((resolve, reject) => {
+    const offs = [
+      socket.on('live.answer', (m) => {
+        offs.forEach((off) => off());
+        clearTimeout(timer);
+        resolve(m);
+      }),
+      socket.on('error', (m) => {
+        if (m.re !== 'live.offer') return;
+        offs.forEach((off) => off());
+        clearTimeout(timer);
+        reject(Object.assign(new Error(m.message), { code: m.code }));
+      }),
+    ];
+    const timer = setTimeout(() => {
+      offs.forEach((off) => off());
+      reject(new Error('The server did not answer within 20 seconds. Try again.'));
+    }, 20_000);
+    socket.send(msg);
+  });
+}

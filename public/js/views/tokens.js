@@ -1,0 +1,24 @@
+// One's own balance and ledger.
+import { api } from '../api.js';
+import { h, tokens } from '../dom.js';
+import { ledgerTable } from '../ledger.js';
+
+export async function render(main, ctx) {
+  document.title = 'Tokens · Lookout';
+  const balance = h('strong', null, ctx.user ? tokens(ctx.user.balance) : '–');
+  const ledger = ledgerTable('/tokens/ledger');
+  main.append(
+    h('h1', null, 'Tokens'),
+    h('p', null, 'Balance: ', balance, ' tokens. Every image, video frame and live frame costs tokens; an admin tops balances up.'),
+    h('h2', null, 'Ledger'),
+    ledger.el,
+  );
+  const off = ctx.socket.on('balance', (m) => (balance.textContent = tokens(m.balance)));
+  const fresh = await api('GET', '/tokens').catch(() => null);
+  if (fresh) {
+    ctx.setBalance(fresh.balance);
+    balance.textContent = tokens(fresh.balance);
+  }
+  await ledger.load();
+  return off;
+}

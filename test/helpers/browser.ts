@@ -1,0 +1,82 @@
+/**
+ * A real browser for end-to-end tests: Debian's Chromium driven by playwright-core (Playwright's own
+ * browser downloads cannot run here). Its fake camera plays a Y4M clip made from the face fixture, so the
+ * live page sends a real moving face over real WebRTC.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { makeFaceClip } from './media.js';
+
+export const ARTIFACTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../artifacts');
+
+/** CHROMIUM_PATH, else Debian's /usr/bin/chromium. */
+export function chromiumPath(): string {
+  const p = process.env['CHROMIUM_PATH'] || '/usr/bin/chromium';
+  if (!existsSync(p)) throw new Error(`No Chromium at ${p}: install Debian's chromium package (apt-get install chromium) or set CHROMIUM_PATH.`);
+  return p;
+}
+
+export async function launchBrowser(opts: { fakeCamera?: string } = {}): Promise<Browser> {
+  return chromium.launch({
+    executablePath: chromiumPath(),
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      ...(opts.fakeCamera ? [`--use-file-for-fake-video-capture=${opts.fakeCamera}`] : []),
+    ],
+  });
+}
+
+/** A Y4M clip of the moving face (Chromium's fake camera loops it). */
+export async function makeFakeCamera(outPath: string, opts: { seconds: number; width: number; height: number; fps: number }): Promise<void> {
+  const mp4 = outPath.replace(/\.y4m$/, '') + '.mp4';
+  await makeFaceClip(mp4, opts);
+  await new Promise<void>((resolve, reject) => {
+    execFile(process.env['FFMPEG_PATH'] || 'ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-i', mp4, '-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', outPath], { timeout: 120_000 }, (err, _o, stderr) =>
+      err ? reject(new Error(`y4m conversion failed: ${stderr}`)) : resolve(),
+    );
+  });
+}
+
+/** Saves a full-page screenshot to test/artifacts/<name>.png (not committed). */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  await mkdir(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/**
+ * Uncaught errors and console errors of the page. Chromium logs every 4xx answer as "Failed to load
+ * resource"; those are the API's expected refusals (the tests check what the page shows for them) and are
+ * left out.
+ */
+export function collectPageErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text())) errors.push(`console: ${m.text()}`);
+  });
+  return errors;
+}
+
+/**
+ * Evaluates `expr` in the page with the locator's element as `el` (e.g. `'el.value / el.max'`). A source
+ * string, because the tests are type-checked without the DOM's types; Playwright sends source to the page
+ * in any case.
+ */
+export function onElement<T>(loc: Locator, expr: string): Promise<T> {
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const fn = new Function('el', `return (${expr});`) as (el: unknown) => T;
+  return loc.evaluate(fn);
+}
