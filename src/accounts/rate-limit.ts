@@ -1,3 +1,4 @@
+import { AppError } from '../errors.js';
 /**
  * A fixed-window counter per key, in memory. Enough for one process; several processes each keep their own
  * counts (documented in the README's scaling notes).
@@ -47,4 +48,31 @@ export class RateLimiter {
   close(): void {
     clearInterval(this.#sweep);
   }
+}
+
+/** One action's limits: per user and per client address, over the same window. */
+export interface ActionLimit {
+  readonly name: string;
+  readonly perUser: RateLimiter;
+  readonly perAddress: RateLimiter;
+}
+
+export function actionLimit(name: string, perUserPerMinute: number, perAddressPerMinute: number): ActionLimit {
+  return { name, perUser: new RateLimiter(perUserPerMinute, 60_000), perAddress: new RateLimiter(perAddressPerMinute, 60_000) };
+}
+
+/**
+ * Counts one attempt of the action by `userId` from `ip`; throws RATE_LIMITED (429, `Retry-After`) when either
+ * limit is crossed. Call it before any work is done, so a refused attempt costs nothing.
+ */
+export function enforce(limit: ActionLimit, userId: string, ip: string, onLimited?: (name: string) => void): void {
+  const wait = Math.max(limit.perUser.hit(userId), limit.perAddress.hit(ip));
+  if (wait === 0) return;
+  onLimited?.(limit.name);
+  throw new AppError('RATE_LIMITED', `Too many ${limit.name} requests; try again in ${wait} s.`, { retryAfterS: wait });
+}
+
+export function closeLimit(limit: ActionLimit): void {
+  limit.perUser.close();
+  limit.perAddress.close();
 }
