@@ -3,42 +3,42 @@
  * Origin is refused) before the socket opens. Text frames carry one JSON object each; a bad message gets
  * an `error` and the socket stays open. Delivery uses uWS topics: `user:<id>` (balance), `jobs:<userId>` (job
  * events, fed from every process through PostgreSQL NOTIFY), `live:<sessionId>`. A slow client loses messages
- * rather than queueing them (maxBackpressure).
+ * rather than queueing them (maxBackpressure). What a message does, and who may connect, is protocol.ts; this
+ * file is its uWebSockets.js transport.
  *
  * This file and http/uws.ts are the only ones that touch uWebSockets.js objects.
  */
 import uWS from 'uWebSockets.js';
-import { randomUUID } from 'node:crypto';
-import { AppError, isAppError, type ErrorCode } from '../errors.js';
-import type { HttpRequest, Auth } from '../http/types.js';
-import type { LiveManager } from '../live/manager.js';
 import type { LiveEvent } from '../live/messages.js';
-import type { Logger } from '../log.js';
-import { parseClientMessage, type ClientMessage } from './messages.js';
+import {
+  clientConn,
+  decideUpgrade,
+  IDLE_TIMEOUT_S,
+  liveTopic,
+  MAX_BACKPRESSURE_BYTES,
+  MAX_MESSAGE_BYTES,
+  onClientText,
+  upgradeRequest,
+  userTopic,
+  WS_PATH,
+  type ClientConn,
+  type ProtocolDeps,
+} from './protocol.js';
 
-export const WS_PATH = '/api/v1/ws';
-const MAX_MESSAGE_BYTES = 256 * 1024;
-const MAX_BACKPRESSURE_BYTES = 1024 * 1024;
-const IDLE_TIMEOUT_S = 120;
+export { liveTopic, MAX_BACKPRESSURE_BYTES, userTopic, WS_PATH } from './protocol.js';
 
 interface SocketData {
   readonly id: string;
   readonly userId: string;
+  readonly ip: string;
   closed: boolean;
 }
 
-export interface WsHubDeps {
+export interface WsHubDeps extends ProtocolDeps {
   readonly app: uWS.TemplatedApp;
-  readonly authenticateUpgrade: (req: HttpRequest) => Promise<Auth | null>;
-  readonly live: () => LiveManager;
-  readonly logger: Logger;
-  readonly trustProxy: boolean;
-  /** Active jobs of a user, sent when they subscribe to `jobs` (the jobs feature provides it). */
-  readonly jobsSnapshot?: (userId: string) => Promise<unknown[]>;
+  /** Told when a message to one socket is dropped because its client is not reading (publish drops are silent). */
+  readonly onDropped?: () => void;
 }
-
-export const userTopic = (userId: string): string => `user:${userId}`;
-export const liveTopic = (sessionId: string): string => `live:${sessionId}`;
 
 export class WsHub {
   readonly #d: WsHubDeps;
@@ -60,17 +60,47 @@ export class WsHub {
       message: (ws, message, isBinary) => {
         // Copy out before any await: uWS reuses the buffer.
         const text = isBinary ? undefined : Buffer.from(message).toString('utf8');
-        void this.#onMessage(ws, text);
+        void onClientText(this.#d, this.#conn(ws), text);
       },
-      close: (ws) => {
+      close: (ws, code) => {
+        this.#d.logger.debug({ socket: ws.getUserData().id, code }, 'ws: closed');
         ws.getUserData().closed = true;
         this.#sockets.delete(ws);
       },
     });
   }
 
+  /** The protocol's view of a uWS socket; nothing touches `ws` once it has closed. */
+  #conn(ws: uWS.WebSocket<SocketData>): ClientConn {
+    const onDropped = this.#d.onDropped;
+    return clientConn(ws.getUserData(), {
+      subscribe: (topic) => ws.subscribe(topic),
+      unsubscribe: (topic) => ws.unsubscribe(topic),
+      send: (text) => {
+        // 2: dropped, the socket already holds maxBackpressure bytes its client has not read.
+        if (ws.send(text, false) === 2) onDropped?.();
+      },
+    });
+  }
+
   get connections(): number {
     return this.#sockets.size;
+  }
+
+  /**
+   * Bytes written to sockets and not yet taken by their clients (uWS's backpressure), in total and for the
+   * worst socket. Each socket holds at most about MAX_BACKPRESSURE_BYTES: past it, messages to it are dropped.
+   */
+  bufferedBytes(): { total: number; max: number } {
+    let total = 0;
+    let max = 0;
+    for (const ws of this.#sockets) {
+      if (ws.getUserData().closed) continue;
+      const n = ws.getBufferedAmount();
+      total += n;
+      if (n > max) max = n;
+    }
+    return { total, max };
   }
 
   /** Sends to every socket subscribed to `topic`. */
@@ -98,109 +128,22 @@ export class WsHub {
     const key = r.getHeader('sec-websocket-key');
     const protocol = r.getHeader('sec-websocket-protocol');
     const extensions = r.getHeader('sec-websocket-extensions');
-    let ip = Buffer.from(res.getRemoteAddressAsText()).toString();
-    if (this.#d.trustProxy && headers['x-forwarded-for']) ip = headers['x-forwarded-for'].split(',')[0]!.trim();
-    const req: HttpRequest = { id: randomUUID(), method: 'GET', path: WS_PATH, query: new URLSearchParams(r.getQuery() ?? ''), headers, ip, body: Buffer.alloc(0) };
+    const req = upgradeRequest(headers, Buffer.from(res.getRemoteAddressAsText()).toString(), r.getQuery() ?? '', this.#d.trustProxy);
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
     });
-    const refuse = (status: string, code: ErrorCode, message: string): void => {
+    void decideUpgrade(this.#d, req).then((decision) => {
       if (aborted) return;
       res.cork(() => {
-        res.writeStatus(status).writeHeader('content-type', 'application/json; charset=utf-8').end(JSON.stringify({ error: { code, message } }));
+        if (decision.ok) {
+          const data: SocketData = { id: req.id, userId: decision.auth.user.id, ip: req.ip, closed: false };
+          res.upgrade(data, key, protocol, extensions, context);
+        } else {
+          const body = JSON.stringify({ error: { code: decision.code, message: decision.message } });
+          res.writeStatus(decision.status).writeHeader('content-type', 'application/json; charset=utf-8').end(body);
+        }
       });
-    };
-    this.#d.authenticateUpgrade(req).then(
-      (auth) => {
-        if (aborted) return;
-        if (!auth) {
-          refuse('401 Unauthorized', 'UNAUTHENTICATED', 'Sign in first: send a Bearer token or the session cookie.');
-          return;
-        }
-        const data: SocketData = { id: req.id, userId: auth.user.id, closed: false };
-        res.cork(() => res.upgrade(data, key, protocol, extensions, context));
-      },
-      (err: unknown) => {
-        if (isAppError(err) && err.code === 'FORBIDDEN') refuse('403 Forbidden', 'FORBIDDEN', err.message);
-        else if (isAppError(err) && err.code === 'UNAUTHENTICATED') refuse('401 Unauthorized', 'UNAUTHENTICATED', err.message);
-        else {
-          this.#d.logger.error({ err }, 'ws: upgrade failed');
-          refuse('500 Internal Server Error', 'INTERNAL', 'Something went wrong on our side; the error was logged.');
-        }
-      },
-    );
-  }
-
-  #send(ws: uWS.WebSocket<SocketData>, message: object): void {
-    if (ws.getUserData().closed) return;
-    ws.send(JSON.stringify(message), false);
-  }
-
-  async #onMessage(ws: uWS.WebSocket<SocketData>, text: string | undefined): Promise<void> {
-    let msg: ClientMessage | undefined;
-    try {
-      if (text === undefined) throw new AppError('VALIDATION_FAILED', 'Send text frames holding one JSON object each.');
-      msg = parseClientMessage(text);
-      await this.#handle(ws, msg);
-    } catch (err) {
-      const known = isAppError(err);
-      if (!known) this.#d.logger.error({ err, socket: ws.getUserData().id }, 'ws: message handler failed');
-      this.#send(ws, {
-        type: 'error',
-        code: known ? err.code : 'INTERNAL',
-        message: known ? err.message : 'Something went wrong on our side; the error was logged.',
-        ...(msg ? { re: msg.type } : {}),
-        ...(known && typeof err.details['retryAfterS'] === 'number' ? { retryAfterS: err.details['retryAfterS'] } : {}),
-      });
-    }
-  }
-
-  async #handle(ws: uWS.WebSocket<SocketData>, msg: ClientMessage): Promise<void> {
-    const { userId } = ws.getUserData();
-    switch (msg.type) {
-      case 'subscribe': {
-        if (msg.topic === 'jobs') {
-          // Subscribe before reading the snapshot: a change committed meanwhile arrives as an event and the
-          // snapshot, read after it, is at least as new; the other order could lose it.
-          ws.subscribe(`jobs:${userId}`);
-          const jobs = (await this.#d.jobsSnapshot?.(userId)) ?? [];
-          if (ws.getUserData().closed) return;
-          for (const job of jobs) this.#send(ws, { type: 'job', job });
-          return;
-        }
-        const session = this.#d.live().get(msg.topic.slice('live:'.length), userId);
-        if (ws.getUserData().closed) return;
-        ws.subscribe(liveTopic(session.id));
-        this.#send(ws, { type: 'live.stats', sessionId: session.id, ...session.stats() });
-        return;
-      }
-      case 'unsubscribe': {
-        if (!ws.getUserData().closed) ws.unsubscribe(msg.topic === 'jobs' ? `jobs:${userId}` : msg.topic);
-        return;
-      }
-      case 'live.offer': {
-        const { session, answer } = await this.#d.live().start({
-          userId,
-          sdp: msg.sdp,
-          via: 'ws',
-          model: msg.model,
-          budgetMs: msg.budgetMs,
-          record: msg.record,
-        });
-        if (ws.getUserData().closed) return; // the session lives on until its media stops (idle timeout)
-        ws.subscribe(liveTopic(session.id));
-        this.#send(ws, { type: 'live.answer', sessionId: session.id, sdp: answer });
-        return;
-      }
-      case 'live.ice': {
-        await this.#d.live().get(msg.sessionId, userId).addIceCandidate(msg.candidate);
-        return;
-      }
-      case 'live.stop': {
-        await this.#d.live().get(msg.sessionId, userId).end('stopped');
-        return;
-      }
-    }
+    });
   }
 }
