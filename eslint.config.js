@@ -1,6 +1,7 @@
 // @ts-check
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'public/vendor/**', 'data/**', 'recordings/**', 'bench/results/**', 'test/artifacts/**'] },
@@ -20,12 +21,12 @@ export default tseslint.config(
   {
     files: ['public/**/*.js'],
     ...tseslint.configs.disableTypeChecked,
-    languageOptions: { globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', WebSocket: 'readonly', console: 'readonly' } },
+    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: globals.browser },
   },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
   {
     files: ['**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
-    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: { process: 'readonly', console: 'readonly' } },
   },
 );

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RateLimiter } from './accounts/rate-limit.js';
+import { actionLimit, closeLimit, enforce, RateLimiter } from './accounts/rate-limit.js';
 import { ensureAdmin } from './accounts/users.js';
 import type { Config } from './config.js';
 import { openDatabase, type OpenDatabase } from './db/connect.js';
@@ -31,6 +31,7 @@ import { datasetRoutes } from './http/routes/datasets.js';
 import { jobRoutes } from './http/routes/jobs.js';
 import { JobEventListener } from './jobs/events.js';
 import { JobQueue } from './jobs/queue.js';
+import { Metrics } from './metrics.js';
 import { activeJobs, toPublicJob } from './jobs/repo.js';
 import { startJobWorker, type JobWorker } from './jobs/worker.js';
 import { resolveFfprobe } from './media/ffprobe.js';
@@ -77,7 +78,8 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
 
   // The hub needs the live manager and the manager publishes through the hub: tie the knot with a ref.
   const hubRef: { current?: WsHub } = {};
-  const live = new LiveManager({ config, db, engine, logger, publish: (id, event) => hubRef.current?.publishLive(id, event) });
+  const metrics = new Metrics({ processMetrics: true });
+  const live = new LiveManager({ config, db, engine, logger, metrics, publish: (id, event) => hubRef.current?.publishLive(id, event) });
   try {
     await live.init();
   } catch (err) {
@@ -98,6 +100,12 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     return (await resolveFfprobe({ envPath: config.ffprobePath, ffmpegPath: ffmpeg?.path })).path;
   };
 
+  const limits = {
+    live: actionLimit('live session', config.rateLimits.live, 3 * config.rateLimits.live),
+    uploads: actionLimit('upload', config.rateLimits.uploads, 3 * config.rateLimits.uploads),
+    jobs: actionLimit('job', config.rateLimits.jobs, 3 * config.rateLimits.jobs),
+  };
+  const onLimited = (name: string): void => metrics.rateLimited.inc({ limit: name });
   const loginLimits = {
     perAccount: new RateLimiter(config.loginLimit.perAccount, config.loginLimit.windowMs),
     perAddress: new RateLimiter(config.loginLimit.perAddress, config.loginLimit.windowMs),
@@ -116,7 +124,9 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     logger,
     live,
     jobs: { db, engine, queue },
+    metrics,
     ffprobePath,
+    limits,
     loginLimits,
     health: {
       db: () => checked(async () => ({ ok: await database.ping(), kind: database.kind })),
@@ -155,6 +165,10 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     logger,
     handle: (req) => router.handle(req),
     streamsBody: (method, path) => router.streamsBody(method, path),
+    observe: ({ method, route, status, seconds }) => {
+      metrics.httpRequests.inc({ method, route, status: String(status) });
+      metrics.httpDuration.observe({ method, route }, seconds);
+    },
   });
   const wsHub = new WsHub({
     app: server.app,
@@ -163,8 +177,18 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     logger,
     trustProxy: config.trustProxy,
     jobsSnapshot: async (userId) => (await activeJobs(db, userId)).map(toPublicJob),
+    limitLive: (userId, ip) => enforce(limits.live, userId, ip, onLimited),
+    onDropped: () => metrics.wsDropped.inc(),
   });
   hubRef.current = wsHub;
+  metrics.sources.liveSessions = () => live.count;
+  metrics.sources.wsConnections = () => wsHub.connections;
+  metrics.sources.wsBuffered = () => wsHub.bufferedBytes();
+  metrics.sources.queueDepth = () => queue.counts();
+  metrics.sources.jobsByState = async () => {
+    const rows = await db.selectFrom('jobs').select(['state', (eb) => eb.fn.countAll<string>().as('n')]).groupBy('state').execute();
+    return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+  };
   // Job events from every process (this one's worker, separate workers, other servers) reach this hub.
   const jobEvents = new JobEventListener(database.url, (e) => wsHub.publish(`jobs:${e.userId}`, { type: 'job', job: e.job }), logger);
   let worker: JobWorker | undefined;
@@ -172,7 +196,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   let port: number;
   try {
     await jobEvents.start();
-    if (config.jobs.inlineWorker) worker = startJobWorker({ config, db, engine, logger, databaseUrl: database.url });
+    if (config.jobs.inlineWorker) worker = startJobWorker({ config, db, engine, logger, metrics, databaseUrl: database.url });
     port = await server.listen();
   } catch (err) {
     stopBalanceEvents();
@@ -204,17 +228,22 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     deps,
     close: () =>
       (closing ??= (async () => {
-        logger.info({ inFlight: server.inFlight, liveSessions: live.count }, 'shutting down');
-        await live.close(); // sessions end cleanly: recordings finalised, tokens settled, clients told
-        // A job item still running after the grace period is left to the queue, which hands it to another worker.
-        await worker?.close(config.shutdownGraceMs);
+        // One grace period for the whole shutdown: each step gets what the ones before it left.
+        const deadline = performance.now() + config.shutdownGraceMs;
+        const left = (): number => Math.max(0, deadline - performance.now());
+        logger.info({ inFlight: server.inFlight, liveSessions: live.count, graceMs: config.shutdownGraceMs }, 'shutting down');
+        server.stopAccepting();
+        await live.close(); // sessions end as `stopped`: recordings finalised, tokens settled, clients told
+        // A job item still running when the grace period is up is left to the queue, which hands it to another worker.
+        await worker?.close(left());
         stopBalanceEvents();
         wsHub.close();
-        await server.close(config.shutdownGraceMs);
+        await server.close(left());
         await jobEvents.close();
         await queue.close();
         loginLimits.perAccount.close();
         loginLimits.perAddress.close();
+        Object.values(limits).forEach(closeLimit);
         await engine.close();
         await database.close();
         logger.info('stopped');

@@ -41,8 +41,17 @@ export interface Config {
   };
   /** Login attempts allowed per window (LOGIN_MAX_PER_ACCOUNT 10, LOGIN_MAX_PER_ADDRESS 30, LOGIN_WINDOW_S 900). */
   readonly loginLimit: { readonly perAccount: number; readonly perAddress: number; readonly windowMs: number };
+  /**
+   * Attempts per minute per user (RATE_LIMIT_LIVE 20: live.offer and WHIP; RATE_LIMIT_UPLOADS 120; RATE_LIMIT_JOBS
+   * 30); per client address three times as many.
+   */
+  readonly rateLimits: { readonly live: number; readonly uploads: number; readonly jobs: number };
   /** Time allowed for in-flight work at shutdown (SHUTDOWN_GRACE_MS, default 10000). */
   readonly shutdownGraceMs: number;
+  /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset, it is open (default). */
+  readonly metricsToken: string | undefined;
+  /** `npm run worker` writes the time here every 10 s while its database and queue answer (WORKER_HEARTBEAT_FILE; off by default). */
+  readonly workerHeartbeatFile: string | undefined;
   /** Model manifests and ONNX files (MODELS_DIR, default ./models). */
   readonly modelsDir: string;
   /** ffmpeg binary override (FFMPEG_PATH); otherwise a system ffmpeg, then the bundled one. */
@@ -271,7 +280,14 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       perAddress: int(env, 'LOGIN_MAX_PER_ADDRESS', 30, 1, 1_000_000),
       windowMs: int(env, 'LOGIN_WINDOW_S', 900, 1, 86_400) * 1000,
     },
+    rateLimits: {
+      live: int(env, 'RATE_LIMIT_LIVE', 20, 1, 1_000_000),
+      uploads: int(env, 'RATE_LIMIT_UPLOADS', 120, 1, 1_000_000),
+      jobs: int(env, 'RATE_LIMIT_JOBS', 30, 1, 1_000_000),
+    },
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    metricsToken: read(env, 'METRICS_TOKEN'),
+    workerHeartbeatFile: read(env, 'WORKER_HEARTBEAT_FILE'),
     modelsDir: path.resolve(cwd, read(env, 'MODELS_DIR') ?? './models'),
     ffmpegPath: read(env, 'FFMPEG_PATH'),
     ffprobePath: read(env, 'FFPROBE_PATH'),

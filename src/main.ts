@@ -27,6 +27,11 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     logger.info({ signal }, 'signal received');
+    // The steps share SHUTDOWN_GRACE_MS; closing the stores after them takes a moment more. Past that, give up.
+    setTimeout(() => {
+      logger.error({ graceMs: config.shutdownGraceMs }, 'shutdown did not finish in time: exiting');
+      process.exit(1);
+    }, config.shutdownGraceMs + 5000).unref();
     app.close().then(
       () => process.exit(0),
       (err: unknown) => {

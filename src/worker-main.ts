@@ -3,11 +3,13 @@
  * server's database (DATABASE_URL) and, when the server uses Redis for the queue, the same REDIS_URL and
  * JOBS_QUEUE. Its progress reaches the servers' WebSocket clients through the database (see jobs/events.ts).
  */
+import { writeFile } from 'node:fs/promises';
 import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/connect.js';
 import { openEngine } from './inference/from-config.js';
 import { startJobWorker } from './jobs/worker.js';
 import { createLogger } from './log.js';
+import { checkQueue } from './queue/health.js';
 
 async function main(): Promise<void> {
   let config;
@@ -26,11 +28,22 @@ async function main(): Promise<void> {
   const engine = await openEngine(config, logger);
   const worker = startJobWorker({ config, db: database.db, engine, logger, databaseUrl: database.url });
 
+  // For container health checks: the time, written every 10 s while the database and the queue's store answer.
+  const heartbeatFile = config.workerHeartbeatFile;
+  const beat = async (): Promise<void> => {
+    if (!heartbeatFile) return;
+    const [db, queue] = await Promise.all([database.ping().catch(() => false), checkQueue(config, database).catch(() => ({ ok: false }))]);
+    if (db && queue.ok) await writeFile(heartbeatFile, String(Date.now())).catch((err: unknown) => logger.warn({ err }, 'could not write the heartbeat file'));
+  };
+  await beat();
+  const heartbeat = heartbeatFile ? setInterval(() => void beat(), 10_000) : undefined;
+
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) process.exit(1);
     stopping = true;
     logger.info({ signal }, 'stopping the worker');
+    clearInterval(heartbeat);
     void (async () => {
       await worker.close(config.shutdownGraceMs);
       await engine.close();

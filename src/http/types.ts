@@ -14,9 +14,11 @@ export interface HttpRequest {
   readonly body: Buffer;
   /**
    * Routes declared with `streamBody: true` get the body as a stream instead, with backpressure (uWS pauses
-   * the socket while the stream is full). Answering before it has been read to the end closes the connection.
+   * the socket while the stream is full). Answering before it has been read to the end drops the rest.
    */
   readonly bodyStream?: import('node:stream').Readable;
+  /** The matched route's pattern (e.g. /api/v1/jobs/:id), set by the router: the label of HTTP metrics. */
+  route?: string;
 }
 
 export interface HttpResponse {

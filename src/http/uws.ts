@@ -29,6 +29,8 @@ export interface HttpServerOptions {
   readonly handle: (req: HttpRequest) => Promise<HttpResponse>;
   /** Routes that read their body as a stream (uploads): no body limit here, the handler enforces its own. */
   readonly streamsBody?: (method: string, path: string) => boolean;
+  /** Told of every answered (or aborted, status 499) request: for metrics. */
+  readonly observe?: (o: { method: string; route: string; status: number; seconds: number }) => void;
 }
 
 export class HttpServer {
@@ -71,11 +73,16 @@ export class HttpServer {
     });
   }
 
+  /** Closes the listening socket: new connections are refused; open ones go on. */
+  stopAccepting(): void {
+    if (this.#listenSocket) uWS.us_listen_socket_close(this.#listenSocket);
+    this.#listenSocket = null;
+  }
+
   /** Stops accepting, waits up to graceMs for in-flight requests, then closes every connection. */
   close(graceMs: number): Promise<void> {
     return (this.#closing ??= (async () => {
-      if (this.#listenSocket) uWS.us_listen_socket_close(this.#listenSocket);
-      this.#listenSocket = null;
+      this.stopAccepting();
       if (this.#inFlight > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, graceMs);
@@ -107,10 +114,12 @@ export class HttpServer {
     let aborted = false;
     this.#inFlight++;
     let finished = false;
+    let current: HttpRequest | undefined;
     const finish = (status: number): void => {
       if (finished) return;
       finished = true;
       this.#inFlight--;
+      this.opts.observe?.({ method, route: current?.route ?? 'unmatched', status, seconds: (performance.now() - started) / 1000 });
       this.opts.logger.info(
         { reqId: id, method, path, status, ms: Math.round((performance.now() - started) * 10) / 10, ip },
         aborted ? 'request aborted' : 'request',
@@ -126,6 +135,7 @@ export class HttpServer {
 
     const run = (body: Buffer): void => {
       const req: HttpRequest = { id, method, path, query: new URLSearchParams(queryString), headers, ip, body };
+      current = req;
       this.opts.handle(req).then(
         (answer) => this.#write(res, answer, id, method, () => aborted, finish),
         (err: unknown) => {
@@ -140,14 +150,22 @@ export class HttpServer {
       return;
     }
     if (this.opts.streamsBody?.(method, path)) {
-      onAbort = this.#streamBody(res, (stream, ended) => {
+      const body = this.#streamBody(res, (stream) => {
         const req: HttpRequest = { id, method, path, query: new URLSearchParams(queryString), headers, ip, body: Buffer.alloc(0), bodyStream: stream };
-        const write = (answer: HttpResponse): void => this.#write(res, answer, id, method, () => aborted, finish, !ended());
+        current = req;
+        // An answer before the body's end (413 mid-upload, a refused file): read and drop the rest of the body
+        // instead of closing with unread data, which makes the kernel reset the connection and the client
+        // lose the answer (a "lingering close"; browsers and HTTP clients then stop sending).
+        const write = (answer: HttpResponse): void => {
+          body.discardRest();
+          this.#write(res, answer, id, method, () => aborted, finish);
+        };
         this.opts.handle(req).then(write, (err: unknown) => {
           this.opts.logger.error({ err, reqId: id }, 'handler crashed');
           write(internalError());
         });
       });
+      onAbort = body.gone;
       return;
     }
     const limit = this.opts.bodyLimitBytes;
@@ -176,10 +194,11 @@ export class HttpServer {
    * Feeds the request body into a Readable. When the stream's buffer is full the socket is paused (uWS stops
    * reading from the kernel, so TCP pushes back on the client) until the consumer reads again.
    */
-  #streamBody(res: uWS.HttpResponse, start: (stream: Readable, ended: () => boolean) => void): () => void {
+  #streamBody(res: uWS.HttpResponse, start: (stream: Readable) => void): { gone: () => void; discardRest: () => void } {
     let paused = false;
     let ended = false;
     let gone = false;
+    let discarding = false;
     const stream = new Readable({
       highWaterMark: 1 << 20,
       read() {
@@ -190,21 +209,32 @@ export class HttpServer {
       },
     });
     res.onData((chunk, isLast) => {
-      if (gone || stream.destroyed) return;
+      if (isLast) ended = true;
+      if (gone || discarding || stream.destroyed) return;
       // uWS reuses the chunk's memory after this callback: copy it.
       const more = stream.push(Buffer.from(chunk.slice(0)));
       if (isLast) {
-        ended = true;
         stream.push(null);
       } else if (!more && !paused) {
         paused = true;
         res.pause();
       }
     });
-    start(stream, () => ended);
-    return () => {
-      gone = true;
-      if (!ended) stream.destroy(new Error('The client went away during the upload.'));
+    start(stream);
+    return {
+      gone: () => {
+        gone = true;
+        if (!ended) stream.destroy(new Error('The client went away during the upload.'));
+      },
+      discardRest: () => {
+        if (ended || discarding || gone) return;
+        discarding = true;
+        stream.destroy();
+        if (paused) {
+          paused = false;
+          res.resume();
+        }
+      },
     };
   }
 

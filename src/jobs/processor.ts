@@ -23,6 +23,7 @@ import { decodeImage } from '../media/image.js';
 import { AnnotatedVideoWriter, readVideoFrames } from '../media/video.js';
 import type { VideoType } from '../media/sniff.js';
 import { chargeInTx, refund } from '../tokens/ledger.js';
+import type { Metrics } from '../metrics.js';
 import { changeJob, publishJob } from './events.js';
 import { ACTIVE_STATES } from './repo.js';
 
@@ -31,6 +32,7 @@ export interface ProcessorDeps {
   readonly config: Config;
   readonly engine: DetectionEngine;
   readonly logger: Logger;
+  readonly metrics?: Metrics;
 }
 
 /** How often progress is written and published, and cancellation checked, inside a video. */
@@ -71,24 +73,29 @@ export async function processJob(deps: ProcessorDeps, jobId: string, info: { las
     if (job) await settle(db, job);
     return;
   }
+  const t0 = performance.now();
+  const ended = (state: string): void => deps.metrics?.jobDuration.observe({ model: started.model, state }, (performance.now() - t0) / 1000);
   try {
-    await run(deps, started);
+    ended(await run(deps, started));
   } catch (err) {
     if (err instanceof Cancelled) {
       await settle(db, (await loadJob(db, jobId)) ?? started);
+      ended('cancelled');
       return;
     }
     if (isAppError(err) || info.lastAttempt) {
       // Not worth retrying (unknown model, ...) or out of retries: the job fails, unspent tokens go back.
       logger.warn({ jobId, err }, 'job failed');
       await finish(deps, jobId, 'failed', err instanceof Error ? err.message : String(err));
+      ended('failed');
       return;
     }
     throw err;
   }
 }
 
-async function run(deps: ProcessorDeps, job: JobRow): Promise<void> {
+/** Runs the job's pending files; returns its final state. */
+async function run(deps: ProcessorDeps, job: JobRow): Promise<'completed' | 'failed'> {
   const { db, config, engine } = deps;
   const detector = await engine.get(job.model);
   const files = await db.selectFrom('job_files').selectAll().where('job_id', '=', job.id).orderBy('position').execute();
@@ -105,6 +112,7 @@ async function run(deps: ProcessorDeps, job: JobRow): Promise<void> {
   for (const file of files) {
     if (file.state !== 'pending') continue;
     await tick(done); // also the cancellation check between files
+    const fileStarted = performance.now();
     let result: { results: unknown; annotatedKey: string };
     try {
       result =
@@ -120,9 +128,9 @@ async function run(deps: ProcessorDeps, job: JobRow): Promise<void> {
       continue;
     }
     done += file.frames;
-    const committed = await db.transaction().execute(async (tx) => {
+    const outcome = await db.transaction().execute(async (tx) => {
       const running = await tx.selectFrom('jobs').select('state').where('id', '=', job.id).forUpdate().executeTakeFirst();
-      if (running?.state !== 'running') return false; // cancelled while this file ran: not charged
+      if (running?.state !== 'running') return { committed: false, charged: false }; // cancelled while this file ran: not charged
       const charged = await chargeInTx(tx, { reservationId: job.reservation_id!, amountMilli: file.token_cost_milli, key: `job:${job.id}:file:${file.file_id}` });
       await tx
         .updateTable('job_files')
@@ -137,15 +145,23 @@ async function run(deps: ProcessorDeps, job: JobRow): Promise<void> {
         .returningAll()
         .executeTakeFirstOrThrow();
       await publishJob(tx, row);
-      return true;
+      return { committed: true, charged };
     });
-    if (!committed) {
+    if (!outcome.committed) {
       await rm(path.join(config.dataDir, result.annotatedKey), { force: true });
       throw new Cancelled();
     }
+    const m = deps.metrics;
+    if (m) {
+      m.jobItemDuration.observe({ model: job.model, kind: file.kind }, (performance.now() - fileStarted) / 1000);
+      m.jobItems.inc({ model: job.model, kind: file.kind === 'image' ? 'image' : 'video_frame' }, file.frames);
+      if (outcome.charged) m.tokensCharged.inc({ kind: file.kind === 'image' ? 'image' : 'video' }, file.token_cost_milli / 1000);
+    }
   }
   const failedAll = files.length > 0 && failures.length === files.length;
-  await finish(deps, job.id, failedAll ? 'failed' : 'completed', failures.length ? `${failures.length} of ${files.length} files failed: ${failures.slice(0, 3).join('; ')}` : null);
+  const state = failedAll ? 'failed' : 'completed';
+  await finish(deps, job.id, state, failures.length ? `${failures.length} of ${files.length} files failed: ${failures.slice(0, 3).join('; ')}` : null);
+  return state;
 }
 
 async function runImage(deps: ProcessorDeps, detector: Detector, job: JobRow, file: JobFileRow): Promise<{ results: Detection[]; annotatedKey: string }> {

@@ -86,10 +86,9 @@ export class JobQueue {
     }
   }
 
-  /** Waiting + active + delayed entries (for health and metrics). */
-  async depth(): Promise<number> {
-    const counts = await this.#queue.getJobCounts('wait', 'active', 'delayed', 'prioritized');
-    return Object.values(counts).reduce((a, b) => a + b, 0);
+  /** Entries by queue state: waiting, active, delayed, prioritized (for metrics). */
+  async counts(): Promise<Record<string, number>> {
+    return this.#queue.getJobCounts('wait', 'active', 'delayed', 'prioritized');
   }
 
   async close(): Promise<void> {

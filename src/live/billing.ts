@@ -19,11 +19,13 @@ export interface LiveBillingOptions {
   /** New credit arrived (the session may have a frame waiting for it). */
   readonly onCredit?: () => void;
   readonly onError?: (err: unknown) => void;
+  /** Told of every charge that went through (milli-tokens): for metrics. */
+  readonly onCharged?: (amountMilli: number) => void;
 }
 
 export class LiveBilling {
   readonly #db: Db;
-  readonly #o: Required<Omit<LiveBillingOptions, 'onCredit' | 'onError'>> & LiveBillingOptions;
+  readonly #o: Required<Omit<LiveBillingOptions, 'onCredit' | 'onError' | 'onCharged'>> & LiveBillingOptions;
   #reservationId: string | undefined;
   #creditFrames = 0;
   #unsettledFrames = 0;
@@ -81,9 +83,10 @@ export class LiveBilling {
       const frames = this.#unsettledFrames;
       if (frames === 0 || !this.#reservationId) return;
       const amountMilli = frames * this.#o.priceMilli;
-      await charge(this.#db, { reservationId: this.#reservationId, amountMilli, key: `live:${this.#o.sessionId}:settle:${++this.#settlements}` });
+      const charged = await charge(this.#db, { reservationId: this.#reservationId, amountMilli, key: `live:${this.#o.sessionId}:settle:${++this.#settlements}` });
       this.#unsettledFrames -= frames;
       this.#chargedMilli += amountMilli;
+      if (charged) this.#o.onCharged?.(amountMilli);
     });
     return this.#settling;
   }

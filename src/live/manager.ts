@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import type { DetectionEngine } from '../inference/index.js';
+import type { Metrics } from '../metrics.js';
 import type { Logger } from '../log.js';
 import { resolveFfmpeg } from '../media/ffmpeg.js';
 import type { LiveEvent } from './messages.js';
@@ -23,6 +24,7 @@ export interface LiveManagerDeps {
   readonly engine: DetectionEngine;
   readonly logger: Logger;
   readonly publish: (sessionId: string, event: LiveEvent) => void;
+  readonly metrics?: Metrics;
 }
 
 export interface StartLiveOptions {
@@ -122,6 +124,7 @@ export class LiveManager {
           detector,
           scheduler,
           publish: this.#d.publish,
+          metrics: this.#d.metrics,
           onEnded: (s) => this.#sessions.delete(s.id),
         },
         { userId: o.userId, sdp: o.sdp, via: o.via, budgetMs, record },

@@ -18,6 +18,7 @@ import { AppError, isAppError } from '../errors.js';
 import type { DetectResult, Detector } from '../inference/types.js';
 import type { Logger } from '../log.js';
 import { LiveDecoder, type DecodedFrame } from '../media/live-decoder.js';
+import { CounterFeed, type Metrics } from '../metrics.js';
 import type { FfmpegInfo } from '../media/ffmpeg.js';
 import { toTokens } from '../tokens/amount.js';
 import { LiveBilling } from './billing.js';
@@ -41,6 +42,7 @@ export interface LiveSessionDeps {
   /** Sends an event to everyone watching `live:<sessionId>`. */
   readonly publish: (sessionId: string, event: LiveEvent) => void;
   readonly onEnded: (session: LiveSession) => void;
+  readonly metrics?: Metrics;
 }
 
 export interface LiveSessionRequest {
@@ -94,6 +96,7 @@ export class LiveSession implements FrameSource {
   #codec: LiveCodec | null = null;
   #width: number | null = null;
   #height: number | null = null;
+  readonly #feeds: Record<'in' | 'processed' | 'stale' | 'late' | 'other', CounterFeed> | undefined;
   #framesIn = 0;
   #processed = 0;
   #stale = 0;
@@ -123,7 +126,30 @@ export class LiveSession implements FrameSource {
       priceMilli: deps.priceMilli,
       onCredit: () => deps.scheduler.wake(),
       onError: (err) => deps.logger.error({ err, sessionId: id }, 'live: reserving tokens failed'),
+      onCharged: (milli) => deps.metrics?.tokensCharged.inc({ kind: 'live' }, milli / 1000),
     });
+    const m = deps.metrics;
+    const model = deps.detector.model.name;
+    this.#feeds = m
+      ? {
+          in: new CounterFeed((n) => m.liveFramesIn.inc({ model }, n)),
+          processed: new CounterFeed((n) => m.liveFramesProcessed.inc({ model }, n)),
+          stale: new CounterFeed((n) => m.liveFramesDropped.inc({ model, reason: 'stale' }, n)),
+          late: new CounterFeed((n) => m.liveFramesDropped.inc({ model, reason: 'late' }, n)),
+          other: new CounterFeed((n) => m.liveFramesDropped.inc({ model, reason: 'other' }, n)),
+        }
+      : undefined;
+  }
+
+  /** Brings the frame counters in /metrics up to this session's own counts. */
+  #feedMetrics(): void {
+    const f = this.#feeds;
+    if (!f) return;
+    f.in.to(this.#framesIn);
+    f.processed.to(this.#processed);
+    f.stale.to(this.#stale);
+    f.late.to(this.#late);
+    f.other.to(this.#other);
   }
 
   get model(): string {
@@ -165,6 +191,7 @@ export class LiveSession implements FrameSource {
     }
     session.#timer = setInterval(() => session.#tick(), STATS_INTERVAL_MS);
     deps.scheduler.add(session);
+    deps.metrics?.liveSessionsStarted.inc({ model: session.model, via: req.via });
     deps.logger.info({ sessionId: id, userId: req.userId, model: session.model, via: req.via, budgetMs: req.budgetMs }, 'live session started');
     return { session, answer };
   }
@@ -355,6 +382,14 @@ export class LiveSession implements FrameSource {
     this.#latency.add(totalMs);
     this.#recent.add(sentAt, totalMs);
     this.#recentModel.add(sentAt, result.timings.totalMs);
+    const m = this.#d.metrics;
+    if (m) {
+      const model = this.model;
+      m.liveStage.observe({ model, stage: 'queue' }, message.timings.queueMs / 1000);
+      m.liveStage.observe({ model, stage: 'decode' }, message.timings.decodeMs / 1000);
+      m.liveStage.observe({ model, stage: 'infer' }, message.timings.inferMs / 1000);
+      m.liveStage.observe({ model, stage: 'total' }, totalMs / 1000);
+    }
     this.#sendDataChannel(message);
     this.#d.publish(this.id, message);
   }
@@ -427,6 +462,7 @@ export class LiveSession implements FrameSource {
       return;
     }
     this.#d.publish(this.id, { type: 'live.stats', sessionId: this.id, ...this.stats() });
+    this.#feedMetrics();
     this.#billing
       .settle()
       .then(() => updateLiveProgress(this.#d.db, this.id, this.#progress()))
@@ -461,6 +497,8 @@ export class LiveSession implements FrameSource {
         this.#d.logger.error({ err, sessionId: this.id }, 'live: could not save the ended session');
       }
       const stats = this.stats(true);
+      this.#feedMetrics();
+      this.#d.metrics?.liveSessionsEnded.inc({ model: this.model, reason });
       this.#d.publish(this.id, { type: 'live.ended', sessionId: this.id, reason, stats, ...(message ? { message } : {}) });
       this.#d.logger.info({ sessionId: this.id, reason, ...stats }, 'live session ended');
       this.#d.onEnded(this);

@@ -2,6 +2,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
+import { expect } from 'vitest';
 import WebSocket from 'ws';
 import { FIXTURES } from './onnx-setup.js';
 import type { TestServer } from './server.js';
@@ -73,7 +74,7 @@ export const inState =
     states.includes(j.state);
 
 /** A WebSocket subscribed to `jobs`, collecting every `job` message in order. */
-export async function watchJobs(s: TestServer, token: string): Promise<{ events: Job[]; close: () => void }> {
+export async function watchJobs(s: Pick<TestServer, 'url'>, token: string): Promise<{ events: Job[]; close: () => void }> {
   const ws = new WebSocket(s.url.replace('http', 'ws') + '/api/v1/ws', { headers: { authorization: `Bearer ${token}` } });
   const events: Job[] = [];
   ws.on('message', (data) => {
@@ -92,4 +93,21 @@ export function stateSequence(events: Job[], jobId: string): string[] {
     .filter((e) => e.id === jobId)
     .map((e) => e.state)
     .filter((st, i, a) => i === 0 || a[i - 1] !== st);
+}
+
+/**
+ * What the WebSocket told of one job: `queued → running → completed`, at least `minSteps` distinct progress
+ * values strictly between 0 and the total, progress that never goes back (unless `retried`: a worker died and
+ * another redid a file), and a last event of the completed job at total/total. Returns that last event.
+ */
+export function expectJobReported(events: Job[], jobId: string, o: { minSteps: number; retried?: boolean }): Job {
+  const mine = events.filter((e) => e.id === jobId);
+  expect(stateSequence(events, jobId)).toEqual(['queued', 'running', 'completed']);
+  const done = mine.map((e) => e.progress.done);
+  if (!o.retried) expect(done).toEqual([...done].sort((a, b) => a - b));
+  const last = mine.at(-1)!;
+  const total = last.progress.total;
+  expect(new Set(done.filter((d) => d > 0 && d < total)).size).toBeGreaterThanOrEqual(o.minSteps);
+  expect(last).toMatchObject({ state: 'completed', progress: { done: total, total } });
+  return last;
 }

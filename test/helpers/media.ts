@@ -3,6 +3,7 @@
  * live-session tests and the live benchmark, and a frame counter for checking recordings.
  */
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -89,4 +90,11 @@ export async function countFrames(file: string): Promise<number> {
   const last = counts.at(-1)?.[1];
   if (last === undefined) throw new Error(`countFrames: no frame count in ffmpeg's output for ${file}`);
   return Number(last);
+}
+
+/** A face clip written under `dir` (as `face-<seconds>s.mp4`), returned as bytes for an upload. */
+export async function faceClipBytes(dir: string, opts: FaceClipOptions = {}): Promise<Buffer> {
+  const file = path.join(dir, `face-${opts.seconds ?? 12}s-${opts.width ?? 640}x${opts.height ?? 480}.mp4`);
+  await makeFaceClip(file, opts);
+  return readFile(file);
 }

@@ -12,6 +12,17 @@ export interface Spawned {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** Collects a child's output and exit; `kill` is how to signal it. */
+function tracked(child: ChildProcess, kill: (signal: NodeJS.Signals) => void): Spawned {
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, kill, output: () => out, exited };
+}
+
 /** Runs a TypeScript entry point of the project as its own process (as `npm start` would, via tsx). */
 export function spawnTs(entry: string, args: string[], env: Record<string, string | undefined>): Spawned {
   const child = spawn(TSX, [path.join(ROOT, entry), ...args], {
@@ -20,20 +31,13 @@ export function spawnTs(entry: string, args: string[], env: Record<string, strin
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // its own process group, so kill() reaches tsx's child too
   });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const kill = (signal: NodeJS.Signals): void => {
+  return tracked(child, (signal) => {
     try {
       process.kill(-child.pid!, signal);
     } catch {
       // already gone
     }
-  };
-  return { child, kill, output: () => out, exited };
+  });
 }
 
 /** Polls `url` until it answers 200 or the time is up. */
@@ -60,5 +64,20 @@ export async function freePort(): Promise<number> {
       const a = srv.address();
       srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
     });
+  });
+}
+
+/**
+ * Runs a TypeScript entry point in one Node process (`node --import tsx`), so a signal reaches the program
+ * itself and nothing else (spawnTs's tsx wrapper would relay it a second time).
+ */
+export function spawnNode(entry: string, args: string[], env: Record<string, string | undefined>): Spawned {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return tracked(child, (signal) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   });
 }

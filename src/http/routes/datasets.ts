@@ -1,4 +1,5 @@
 /** Datasets and uploads (contract: "Datasets and uploads"). Every lookup is scoped to the caller: others' answer 404. */
+import { enforce } from '../../accounts/rate-limit.js';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { createDataset, getDataset, listDatasets, listFiles, toPublicFile, updateDataset, validName, validTags } from '../../datasets/repo.js';
@@ -114,10 +115,12 @@ export function datasetRoutes(deps: AppDeps): Route[] {
           ...NOT_FOUND,
           '413': errorResp('Over a size, pixel, frame, entry or unpacked-bytes limit, or a zip bomb (PAYLOAD_TOO_LARGE).'),
           '415': errorResp('Not a supported image, video or zip, or a damaged/truncated one (UNSUPPORTED_MEDIA).'),
+          '429': errorResp('Too many uploads from this user or address (RATE_LIMITED); see Retry-After.'),
         },
       },
       handler: async ({ req, params, auth }) => {
         const userId = auth!.user.id;
+        enforce(deps.limits.uploads, userId, req.ip, (name) => deps.metrics.rateLimited.inc({ limit: name }));
         const dataset = await getDataset(db, userId, params['id']);
         if (!req.bodyStream) throw new AppError('INTERNAL', 'Upload route without a body stream.');
         const ids = await storeUpload({ db, config, ffprobePath: deps.ffprobePath }, userId, dataset.id, req.bodyStream, req.headers);

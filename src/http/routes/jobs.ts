@@ -1,4 +1,5 @@
 /** Inference jobs (contract: "Inference jobs"). Others' jobs, results and outputs answer 404. */
+import { enforce } from '../../accounts/rate-limit.js';
 import path from 'node:path';
 import { AppError } from '../../errors.js';
 import { getJob, listJobs, toPublicJob } from '../../jobs/repo.js';
@@ -35,10 +36,12 @@ export function jobRoutes(deps: AppDeps): Route[] {
           ...UNAUTH,
           '402': errorResp('The balance is below the dataset’s cost (INSUFFICIENT_TOKENS); nothing was charged or queued.'),
           '404': errorResp('No such dataset of yours, or no such model (NOT_FOUND).'),
+          '429': errorResp('Too many job submissions from this user or address (RATE_LIMITED); see Retry-After.'),
           '503': errorResp('The queue is unavailable (UNAVAILABLE); nothing was charged.'),
         },
       },
       handler: async ({ req, auth }) => {
+        enforce(deps.limits.jobs, auth!.user.id, req.ip, (name) => deps.metrics.rateLimited.inc({ limit: name }));
         const body = readJson(req);
         const job = await submitJob(deps.jobs, auth!.user.id, body['datasetId'], body['model']);
         return json(202, { job: toPublicJob(job) });

@@ -1,4 +1,5 @@
 /** WHIP ingest (RFC 9725) and the history of live sessions with their recordings. */
+import { enforce } from '../../accounts/rate-limit.js';
 import path from 'node:path';
 import { AppError } from '../../errors.js';
 import { getLiveSession, listLiveSessions, toPublicSession } from '../../live/repo.js';
@@ -63,12 +64,14 @@ export function liveRoutes(deps: AppDeps): Route[] {
           '404': errorResp('Unknown model (NOT_FOUND).'),
           '409': errorResp('You already run the maximum number of live sessions (CONFLICT).'),
           '415': errorResp('The body is not application/sdp (UNSUPPORTED_MEDIA).'),
+          '429': errorResp('Too many live sessions started by this user or address (RATE_LIMITED); see Retry-After.'),
           '503': errorResp('The server runs its maximum number of live sessions (UNAVAILABLE, with Retry-After).'),
         },
       },
       handler: async ({ req, auth }) => {
         const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
         if (type !== 'application/sdp') throw new AppError('UNSUPPORTED_MEDIA', 'Send the offer with Content-Type: application/sdp.');
+        enforce(deps.limits.live, auth!.user.id, req.ip, (name) => deps.metrics.rateLimited.inc({ limit: name }));
         const { session, answer } = await live.start({
           userId: auth!.user.id,
           via: 'whip',

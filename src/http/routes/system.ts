@@ -1,11 +1,12 @@
 /** Health, the OpenAPI document and its interactive page, and the web app's static files. */
+import { timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { AppError } from '../../errors.js';
 import type { AppDeps } from '../deps.js';
 import { json } from '../respond.js';
-import { jsonResponse, obj } from '../schemas.js';
+import { errorResp, jsonResponse, obj } from '../schemas.js';
 import type { HttpResponse, Route } from '../types.js';
 
 const TYPES: Record<string, string> = {
@@ -25,14 +26,26 @@ const TYPES: Record<string, string> = {
   '.webmanifest': 'application/manifest+json',
 };
 
+/**
+ * The web app's own policy: its scripts, styles, media and connections (the API, the WebSocket) come from
+ * this origin only; nothing inline, nothing from a CDN, no framing.
+ */
+const APP_HEADERS: Record<string, string> = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; " +
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'same-origin',
+};
+
 /** Reads `rel` under `root`, refusing anything that resolves outside it. */
-async function serveFile(root: string, rel: string, cacheControl: string): Promise<HttpResponse> {
+async function serveFile(root: string, rel: string, cacheControl: string, extraHeaders: Record<string, string> = {}): Promise<HttpResponse> {
   const file = path.resolve(root, rel);
   if (file !== root && !file.startsWith(root + path.sep)) throw new AppError('NOT_FOUND', 'No such file.');
   let body: Buffer;
   try {
     const stat = await fs.stat(file);
-    if (stat.isDirectory()) return serveFile(root, path.join(rel, 'index.html'), cacheControl);
+    if (stat.isDirectory()) return serveFile(root, path.join(rel, 'index.html'), cacheControl, extraHeaders);
     body = await fs.readFile(file);
   } catch (err) {
     if (err instanceof AppError) throw err;
@@ -40,7 +53,7 @@ async function serveFile(root: string, rel: string, cacheControl: string): Promi
   }
   return {
     status: 200,
-    headers: { 'content-type': TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream', 'cache-control': cacheControl },
+    headers: { 'content-type': TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream', 'cache-control': cacheControl, ...extraHeaders },
     body,
   };
 }
@@ -126,12 +139,36 @@ export function systemRoutes(deps: AppDeps, opts: { publicDir: string; version: 
     },
     {
       method: 'GET',
+      path: '/metrics',
+      access: 'public',
+      doc: {
+        summary: 'Prometheus metrics',
+        description:
+          'Prometheus text exposition format. Open unless METRICS_TOKEN is set; then it needs `Authorization: Bearer <METRICS_TOKEN>`. ' +
+          'The metrics and their labels are listed in the README.',
+        tags: ['Operations'],
+        responses: { '200': { description: 'The metrics', content: { 'text/plain': { schema: { type: 'string' } } } }, '401': errorResp('METRICS_TOKEN is set and the request does not carry it.') },
+      },
+      handler: async ({ req }) => {
+        const token = deps.config.metricsToken;
+        if (token !== undefined) {
+          const given = /^Bearer (.+)$/i.exec(req.headers['authorization'] ?? '')?.[1] ?? '';
+          const a = Buffer.from(given);
+          const b = Buffer.from(token);
+          if (a.length !== b.length || !timingSafeEqual(a, b)) throw new AppError('UNAUTHENTICATED', 'Send the metrics token: Authorization: Bearer <METRICS_TOKEN>.');
+        }
+        const { contentType, body } = await deps.metrics.text();
+        return { status: 200, headers: { 'content-type': contentType, 'cache-control': 'no-store' }, body };
+      },
+    },
+    {
+      method: 'GET',
       path: '/*',
       access: 'public',
       handler: async ({ req, params }) => {
         const rel = params['*'] ?? '';
         if (rel === 'api' || rel.startsWith('api/')) throw new AppError('NOT_FOUND', `No route for ${req.method} ${req.path}.`);
-        return serveFile(publicDir, rel === '' ? 'index.html' : rel, 'no-cache');
+        return serveFile(publicDir, rel === '' ? 'index.html' : rel, 'no-cache', APP_HEADERS);
       },
     },
   ];

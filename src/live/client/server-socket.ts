@@ -58,7 +58,7 @@ export class ServerSocket {
       if (m) for (const fn of [...this.#listeners]) fn(m);
     });
     ws.on('close', (code: number, reason: Buffer) => this.#closed.resolve({ code, reason: reason.toString('utf8') }));
-    ws.on('error', () => this.#closed.resolve({ code: 1006, reason: 'socket error' }));
+    ws.on('error', (err) => this.#closed.resolve({ code: 1006, reason: `socket error: ${err.message}` }));
   }
 
   /** Connects to the server's WebSocket with `Authorization: Bearer <token>`; rejects with the server's refusal. */
@@ -110,7 +110,7 @@ export class ServerSocket {
         if (v !== undefined) resolve(v);
       });
       this.closed.then(
-        ({ code }) => reject(new StreamError('DISCONNECTED', `WebSocket closed (${code}) while waiting for ${what}`)),
+        ({ code, reason }) => reject(new StreamError('DISCONNECTED', `WebSocket closed (${code}${reason ? `: ${reason}` : ''}) while waiting for ${what}`)),
         reject,
       );
     });

@@ -126,8 +126,9 @@ describe('a client that vanishes', () => {
       }
     };
     try {
-      // Wait until frames are flowing and the server's ffmpeg runs for this session.
-      const live = await until('session live with frames', 30_000, async () => {
+      // Wait until frames are flowing and the server's ffmpeg runs for this session (the client starts tsx and
+      // encodes its clip first: under a loaded CI machine that alone can take tens of seconds).
+      const live = await until('session live with frames', 90_000, async () => {
         const [x] = await sessions(u.token);
         return x && x.state === 'live' && x.framesIn > 30 ? x : undefined;
       });
@@ -150,7 +151,7 @@ describe('a client that vanishes', () => {
       killClient();
       await exited;
     }
-  }, 60_000);
+  }, 150_000);
 });
 
 describe('tokens', () => {
