@@ -185,6 +185,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   metrics.sources.wsConnections = () => wsHub.connections;
   metrics.sources.wsBuffered = () => wsHub.bufferedBytes();
   metrics.sources.queueDepth = () => queue.counts();
+  metrics.sources.modelProviders = () => engine.providers();
   metrics.sources.jobsByState = async () => {
     const rows = await db.selectFrom('jobs').select(['state', (eb) => eb.fn.countAll<string>().as('n')]).groupBy('state').execute();
     return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));

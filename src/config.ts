@@ -112,6 +112,12 @@ export interface Config {
     readonly announcedAddress: string | undefined;
     /** UDP ports for ICE, e.g. 40000-40100 to open in a firewall (LIVE_PORT_RANGE; default: any). */
     readonly portRange: readonly [number, number] | undefined;
+    /**
+     * Frames of several sessions on one model run as one batch (models with a batch dimension only):
+     * LIVE_BATCH `auto` (default: on for GPU providers, off on the CPU), `on` or `off`; at most
+     * LIVE_BATCH_MAX_SIZE frames (default 8), waiting at most LIVE_BATCH_MAX_WAIT_MS (default 4) for them.
+     */
+    readonly batch: { readonly mode: 'auto' | 'on' | 'off'; readonly maxSize: number; readonly maxWaitMs: number };
   };
 }
 
@@ -139,6 +145,14 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
   const n = Number(raw);
   if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}.`);
   return n;
+}
+
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[], def: T): T {
+  const raw = read(env, name);
+  if (raw === undefined) return def;
+  const v = raw.toLowerCase() as T;
+  if (!values.includes(v)) throw new ConfigError(`${name} must be one of ${values.join(', ')}, got "${raw}".`);
+  return v;
 }
 
 function bool(env: Env, name: string, def: boolean): boolean {
@@ -323,6 +337,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       iceServers: iceServers(env),
       announcedAddress: ipv4(env, 'LIVE_ANNOUNCED_ADDRESS'),
       portRange: portRange(env),
+      batch: {
+        mode: oneOf(env, 'LIVE_BATCH', ['auto', 'on', 'off'] as const, 'auto'),
+        maxSize: int(env, 'LIVE_BATCH_MAX_SIZE', 8, 1, 64),
+        maxWaitMs: int(env, 'LIVE_BATCH_MAX_WAIT_MS', 4, 0, 100),
+      },
     },
   };
   return Object.freeze(config);

@@ -25,6 +25,8 @@ export interface MetricSources {
   jobsByState?: () => Promise<Record<string, number>>;
   /** The queue's own counts (waiting, active, delayed, ...). */
   queueDepth?: () => Promise<Record<string, number>>;
+  /** The execution provider each loaded model runs on. */
+  modelProviders?: () => Record<string, readonly string[]>;
 }
 
 /** A gauge read when scraped: `read` sets it (from state that lives elsewhere). */
@@ -81,6 +83,12 @@ export class Metrics {
   readonly httpRequests = this.#counter('lookout_http_requests_total', 'HTTP requests answered, by route pattern (e.g. /api/v1/jobs/:id) and status.', ['method', 'route', 'status']);
   readonly httpDuration = this.#histogram('lookout_http_request_duration_seconds', 'HTTP request handling time, by route pattern.', ['method', 'route'], HTTP_BUCKETS);
   readonly rateLimited = this.#counter('lookout_rate_limited_total', 'Requests refused with 429, by limit.', ['limit']);
+  readonly liveBatchSize = this.#histogram(
+    'lookout_live_batch_size',
+    'Live frames per inference run (1 unless batching across sessions is on; see LIVE_BATCH).',
+    ['model'],
+    [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64],
+  );
   readonly wsDropped = this.#counter(
     'lookout_ws_messages_dropped_total',
     'Direct WebSocket replies not sent to a client that was not reading (topic messages to such a client are dropped by uWS without a count).',
@@ -100,6 +108,10 @@ export class Metrics {
         g.set({ of: 'max_socket' }, b.max);
       },
     );
+    this.#gauge('lookout_model_provider', 'Loaded models by the execution provider they run on (1 per loaded model).', ['model', 'provider'], (g) => {
+      g.reset();
+      for (const [model, providers] of Object.entries(sources.modelProviders?.() ?? {})) for (const provider of providers) g.set({ model, provider }, 1);
+    });
     this.#gauge('lookout_jobs', 'Jobs by state (all processes: read from the database).', ['state'], async (g) => {
       const counts = (await sources.jobsByState?.().catch(() => undefined)) ?? {};
       g.reset();

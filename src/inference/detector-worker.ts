@@ -5,7 +5,7 @@
  *
  * Protocol (see worker-detector.ts): workerData = { manifest, modelPath, info, session options };
  * the worker posts { type: 'ready', provider } or { type: 'failed', error } once, then answers each
- * { id, width, height, data } with { type: 'result', id, result } or { type: 'result', id, error }.
+ * { type: 'detect', id, frames } with { type: 'result', id, results } (one per frame) or { type: 'result', id, error }.
  * Log lines travel as { type: 'log', level, obj, msg }.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -32,7 +32,7 @@ const detector = await OnnxDetector.load(init.manifest, init.modelPath, init.inf
   return undefined;
 });
 if (detector) {
-  post({ type: 'ready', provider: detector.provider });
+  post({ type: 'ready', provider: detector.provider, batchable: detector.batchable, unavailable: [...detector.unavailable] });
   port.on('message', (req: WorkerRequest) => serve(detector, req));
 }
 
@@ -41,8 +41,8 @@ function serve(detector: OnnxDetector, req: WorkerRequest): void {
     void detector.close().finally(() => port.close());
     return;
   }
-  detector.detectFrame({ data: req.data, width: req.width, height: req.height }).then(
-    (result) => post({ type: 'result', id: req.id, result }),
+  detector.detectFrames(req.frames).then(
+    (results) => post({ type: 'result', id: req.id, results }),
     (e: unknown) => post({ type: 'result', id: req.id, error: wire(e) }),
   );
 }

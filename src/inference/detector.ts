@@ -7,11 +7,11 @@ import * as ort from 'onnxruntime-node';
 import { AppError } from '../errors.js';
 import { decodeImage } from '../media/image.js';
 import { createPostprocess, type Postprocess } from './decode.js';
-import { toSourceBox } from './letterbox.js';
+import { toSourceBox, type Letterbox } from './letterbox.js';
 import type { ModelManifest } from './manifest.js';
 import { createPreprocessor, type Preprocessor } from './preprocess.js';
-import { openSession, type SessionOptions } from './session.js';
-import type { Detection, DetectResult, Detector, ModelInfo, Outputs, RgbFrame } from './types.js';
+import { openSession, type SessionOptions, type UnavailableProvider } from './session.js';
+import type { Detection, DetectResult, DetectTimings, Detector, ModelInfo, OutputTensor, Outputs, RgbFrame } from './types.js';
 
 export function modelInfo(m: ModelManifest, isDefault: boolean): ModelInfo {
   return { name: m.name, family: m.family, inputSize: [...m.inputSize], labels: [...m.labels], default: isDefault };
@@ -21,6 +21,27 @@ const round = (v: number, digits: number): number => {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
 };
+
+function roundTimings(t: DetectTimings): DetectTimings {
+  return {
+    decodeMs: round(t.decodeMs, 3),
+    preprocessMs: round(t.preprocessMs, 3),
+    inferMs: round(t.inferMs, 3),
+    postprocessMs: round(t.postprocessMs, 3),
+    totalMs: round(t.totalMs, 3),
+  };
+}
+
+/** Sample `i` of a batch of `n` outputs, shaped as a batch of one. */
+function sample(outputs: Outputs, i: number, n: number): Outputs {
+  const out: Record<string, OutputTensor> = {};
+  for (const [name, t] of Object.entries(outputs)) {
+    if (t.dims[0] !== n) throw new Error(`Output ${name} has dims [${t.dims.join(', ')}] for a batch of ${n}`);
+    const size = t.data.length / n;
+    out[name] = { dims: [1, ...t.dims.slice(1)], data: t.data.subarray(i * size, (i + 1) * size) };
+  }
+  return out;
+}
 
 export function validateFrame(frame: RgbFrame): void {
   const { width, height, data } = frame;
@@ -35,15 +56,24 @@ export function validateFrame(frame: RgbFrame): void {
 export class OnnxDetector implements Detector {
   readonly model: ModelInfo;
   readonly provider: string;
+  readonly batchable: boolean;
   readonly #manifest: ModelManifest;
   readonly #session: ort.InferenceSession;
   readonly #pre: Preprocessor;
   readonly #post: Postprocess;
   readonly #inputName: string;
+  /** The batch input, grown to the largest batch seen. */
+  #batchInput = new Float32Array(0);
   #tail: Promise<unknown> = Promise.resolve();
   #closed = false;
 
-  private constructor(manifest: ModelManifest, info: ModelInfo, session: ort.InferenceSession, provider: string) {
+  private constructor(
+    manifest: ModelManifest,
+    info: ModelInfo,
+    session: ort.InferenceSession,
+    provider: string,
+    readonly unavailable: readonly UnavailableProvider[],
+  ) {
     this.#manifest = manifest;
     this.model = info;
     this.#session = session;
@@ -53,13 +83,16 @@ export class OnnxDetector implements Detector {
     const inputName = session.inputNames[0];
     if (!inputName) throw new Error(`Model ${manifest.name} has no input`);
     this.#inputName = inputName;
+    const meta = session.inputMetadata[0];
+    const first = meta?.isTensor ? meta.shape[0] : undefined;
+    this.batchable = typeof first === 'string' || (typeof first === 'number' && first < 0);
   }
 
   /** Opens the session (provider fallback), then runs one warm-up detection. */
   static async load(manifest: ModelManifest, modelPath: string, info: ModelInfo, opts: SessionOptions): Promise<OnnxDetector> {
-    const { session, provider } = await openSession(modelPath, { ...opts, model: manifest.name });
+    const { session, provider, unavailable } = await openSession(modelPath, opts);
     try {
-      const d = new OnnxDetector(manifest, info, session, provider);
+      const d = new OnnxDetector(manifest, info, session, provider, unavailable);
       const [w, h] = manifest.inputSize;
       await d.detectFrame({ data: new Uint8Array(w * h * 3).fill(114), width: w, height: h });
       return d;
@@ -74,8 +107,8 @@ export class OnnxDetector implements Detector {
   }
 
   /** Raw inference on the current input tensor (what the benchmark calls "raw session.run"). */
-  async runRaw(): Promise<Outputs> {
-    const feeds = { [this.#inputName]: new ort.Tensor('float32', this.#pre.input, [...this.#pre.dims]) };
+  async runRaw(input: Float32Array = this.#pre.input, batch = 1): Promise<Outputs> {
+    const feeds = { [this.#inputName]: new ort.Tensor('float32', input, [batch, ...this.#pre.dims.slice(1)]) };
     const result = await this.#session.run(feeds);
     const outputs: Record<string, { dims: readonly number[]; data: Float32Array }> = {};
     for (const [name, t] of Object.entries(result)) {
@@ -98,6 +131,18 @@ export class OnnxDetector implements Detector {
     return this.#serialised(() => this.#detect(frame, 0, t0));
   }
 
+  /** Frames as one batch when the model takes one; otherwise one by one. */
+  async detectFrames(frames: readonly RgbFrame[]): Promise<DetectResult[]> {
+    for (const f of frames) validateFrame(f);
+    if (!this.batchable || frames.length <= 1) {
+      const out: DetectResult[] = [];
+      for (const f of frames) out.push(await this.detectFrame(f));
+      return out;
+    }
+    const t0 = performance.now();
+    return this.#serialised(() => this.#detectBatch(frames, t0));
+  }
+
   async #detect(frame: RgbFrame, decodeMs: number, t0: number): Promise<DetectResult> {
     if (this.#closed) throw new AppError('UNAVAILABLE', `Model ${this.model.name} has been unloaded.`);
     const t1 = performance.now();
@@ -105,6 +150,35 @@ export class OnnxDetector implements Detector {
     const t2 = performance.now();
     const outputs = await this.runRaw();
     const t3 = performance.now();
+    const objects = this.#objects(lb, outputs);
+    const t4 = performance.now();
+    const timings = { decodeMs, preprocessMs: t2 - t1, inferMs: t3 - t2, postprocessMs: t4 - t3, totalMs: t4 - t0 };
+    return { width: frame.width, height: frame.height, objects, timings: roundTimings(timings) };
+  }
+
+  async #detectBatch(frames: readonly RgbFrame[], t0: number): Promise<DetectResult[]> {
+    if (this.#closed) throw new AppError('UNAVAILABLE', `Model ${this.model.name} has been unloaded.`);
+    const n = frames.length;
+    const per = this.#pre.input.length;
+    if (this.#batchInput.length < per * n) this.#batchInput = new Float32Array(per * n);
+    const input = this.#batchInput.subarray(0, per * n);
+    const t1 = performance.now();
+    const boxes = frames.map((f, i) => {
+      const lb = this.#pre.run(f);
+      input.set(this.#pre.input, i * per);
+      return lb;
+    });
+    const t2 = performance.now();
+    const outputs = await this.runRaw(input, n);
+    const t3 = performance.now();
+    const objects = boxes.map((lb, i) => this.#objects(lb, sample(outputs, i, n)));
+    const t4 = performance.now();
+    const timings = roundTimings({ decodeMs: 0, preprocessMs: (t2 - t1) / n, inferMs: t3 - t2, postprocessMs: (t4 - t3) / n, totalMs: t4 - t0 });
+    return frames.map((f, i) => ({ width: f.width, height: f.height, objects: objects[i]!, timings: { ...timings } }));
+  }
+
+  /** Final detections in source pixels from one frame's outputs. */
+  #objects(lb: Letterbox, outputs: Outputs): Detection[] {
     const labels = this.#manifest.labels;
     const objects: Detection[] = [];
     for (const c of this.#post(outputs)) {
@@ -117,19 +191,7 @@ export class OnnxDetector implements Detector {
         box: [round(x1, 1), round(y1, 1), round(x2, 1), round(y2, 1)],
       });
     }
-    const t4 = performance.now();
-    return {
-      width: frame.width,
-      height: frame.height,
-      objects,
-      timings: {
-        decodeMs: round(decodeMs, 3),
-        preprocessMs: round(t2 - t1, 3),
-        inferMs: round(t3 - t2, 3),
-        postprocessMs: round(t4 - t3, 3),
-        totalMs: round(t4 - t0, 3),
-      },
-    };
+    return objects;
   }
 
   #serialised<T>(fn: () => Promise<T>): Promise<T> {

@@ -51,6 +51,8 @@ export class DetectionEngine {
   readonly #default: string | undefined;
   readonly #loading = new Map<string, Promise<Loaded>>();
   readonly #loaded = new Map<string, Loaded>();
+  /** Providers already reported unavailable: the fallback is logged once, not once per model. */
+  readonly #reported = new Set<string>();
   #closed = false;
 
   private constructor(opts: EngineOptions, manifests: ModelManifest[]) {
@@ -124,6 +126,14 @@ export class DetectionEngine {
       throw new AppError('UNAVAILABLE', 'The detection engine is closed.');
     }
     this.#loaded.set(m.name, d);
+    for (const { provider, error } of d.unavailable) {
+      if (this.#reported.has(provider)) continue;
+      this.#reported.add(provider);
+      this.#opts.logger?.warn(
+        { provider, fallback: d.provider, err: error },
+        `Execution provider ${provider} is unavailable; models run on ${d.provider} instead` + (provider === 'cuda' ? ' (`npm run gpu:setup` says what is missing)' : ''),
+      );
+    }
     this.#opts.logger?.info({ model: m.name, provider: d.provider, loadMs: Math.round(performance.now() - started) }, 'Detection model loaded');
     return d;
   }

@@ -1,22 +1,27 @@
 /**
  * onnxruntime sessions: execution providers tried in the configured order ('cuda', 'tensorrt',
  * 'webgpu', 'cpu', ...), CPU as the last resort. A provider whose library is missing makes session
- * creation throw; that is caught, logged as a warning, and the next one is tried.
+ * creation throw; that is caught and the next one is tried. The session says which providers were
+ * unavailable and why; the engine logs that once per process (not once per model).
  */
 import * as ort from 'onnxruntime-node';
-import type { Logger } from './types.js';
+import type { Logger, UnavailableProvider } from './types.js';
+
+export type { UnavailableProvider } from './types.js';
 
 export interface SessionOptions {
   providers: readonly string[];
   intraOpThreads: number;
   interOpThreads: number;
+  /** Where a detector worker's log lines go. */
   logger?: Logger;
-  model?: string;
 }
 
 export interface OpenedSession {
   session: ort.InferenceSession;
   provider: string;
+  /** Providers tried before `provider`, with the error each gave. */
+  unavailable: UnavailableProvider[];
 }
 
 /** The order to try: the configured providers (lower-cased, de-duplicated), then 'cpu'. */
@@ -30,7 +35,7 @@ export function providerOrder(providers: readonly string[]): string[] {
 }
 
 export async function openSession(modelPath: string, opts: SessionOptions): Promise<OpenedSession> {
-  const errors: string[] = [];
+  const unavailable: UnavailableProvider[] = [];
   for (const provider of providerOrder(opts.providers)) {
     const so: ort.InferenceSession.SessionOptions = {
       executionProviders: [provider],
@@ -45,13 +50,10 @@ export async function openSession(modelPath: string, opts: SessionOptions): Prom
     if (opts.interOpThreads > 0) so.interOpNumThreads = opts.interOpThreads;
     try {
       const session = await ort.InferenceSession.create(modelPath, so);
-      if (errors.length > 0) opts.logger?.warn({ model: opts.model, provider, failed: errors }, `Using execution provider ${provider} for ${opts.model ?? modelPath}`);
-      return { session, provider };
+      return { session, provider, unavailable };
     } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      errors.push(`${provider}: ${message}`);
-      opts.logger?.warn({ model: opts.model, provider, err: message }, `Execution provider ${provider} unavailable, trying the next one`);
+      unavailable.push({ provider, error: e instanceof Error ? e.message : String(e) });
     }
   }
-  throw new Error(`Could not create an onnxruntime session for ${modelPath}: ${errors.join('; ')}`);
+  throw new Error(`Could not create an onnxruntime session for ${modelPath}: ${unavailable.map((u) => `${u.provider}: ${u.error}`).join('; ')}`);
 }

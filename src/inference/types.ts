@@ -64,14 +64,32 @@ export interface RgbFrame {
   height: number;
 }
 
+/** A configured execution provider that could not be used, and the error it gave. */
+export interface UnavailableProvider {
+  provider: string;
+  error: string;
+}
+
 export interface Detector {
   readonly model: ModelInfo;
   /** The execution provider the session runs on ('cpu', 'cuda', ...). */
   readonly provider: string;
+  /** Providers tried before `provider`, with the error each gave. */
+  readonly unavailable: readonly UnavailableProvider[];
   /** How frames are fitted to the model input (the live decoder scales to the same geometry). */
   readonly resize: 'letterbox' | 'stretch';
+  /**
+   * Whether the model takes a batch dimension (its input's first dimension is symbolic): then
+   * `detectFrames` runs several frames as one inference; otherwise it runs them one by one.
+   */
+  readonly batchable: boolean;
   detectImage(bytes: Uint8Array): Promise<DetectResult>;
   detectFrame(frame: RgbFrame): Promise<DetectResult>;
+  /**
+   * Detections for each frame, in order. Batched, every result's `inferMs` is the whole batch's inference
+   * and `totalMs` the whole call; the detections are the same as `detectFrame` gives for each frame alone.
+   */
+  detectFrames(frames: readonly RgbFrame[]): Promise<DetectResult[]>;
 }
 
 /** A detection before label lookup and mapping back to the source image (model input pixels). */

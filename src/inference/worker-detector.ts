@@ -1,8 +1,8 @@
 /**
  * A Detector whose model runs in its own worker thread (detector-worker.ts), so inference never blocks
  * the event loop that carries WebRTC packets, WebSocket messages and ffmpeg pipes. Frames are copied
- * once into a fresh buffer that is transferred, not cloned. Requests are answered in order; the worker
- * serialises them like OnnxDetector does.
+ * once into a fresh buffer that is transferred, not cloned. Requests (one frame, or a batch) are answered in
+ * order; the worker serialises them like OnnxDetector does.
  *
  * If the worker dies (a crash in native code, or out of memory), every pending and later call fails
  * with UNAVAILABLE and `onExit` tells the engine, which loads the model afresh on the next request.
@@ -12,7 +12,7 @@ import { AppError } from '../errors.js';
 import { decodeImage } from '../media/image.js';
 import { validateFrame } from './detector.js';
 import type { ModelManifest } from './manifest.js';
-import type { SessionOptions } from './session.js';
+import type { SessionOptions, UnavailableProvider } from './session.js';
 import type { DetectResult, Detector, ModelInfo, RgbFrame } from './types.js';
 import type { WireError, WorkerInit, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
@@ -29,24 +29,32 @@ function startWorker(name: string, workerData: WorkerInit): Worker {
 
 const toError = (e: WireError): AppError | Error => (e.code ? new AppError(e.code, e.message) : new Error(e.message));
 
+type Ready = Extract<WorkerReply, { type: 'ready' }>;
+
 interface Pending {
-  resolve: (r: DetectResult) => void;
+  resolve: (r: DetectResult[]) => void;
   reject: (e: Error) => void;
 }
 
 export class WorkerDetector implements Detector {
   readonly model: ModelInfo;
   readonly provider: string;
+  readonly batchable: boolean;
   readonly resize: 'letterbox' | 'stretch';
   readonly #worker: Worker;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #dead: AppError | undefined;
 
-  private constructor(worker: Worker, manifest: ModelManifest, info: ModelInfo, provider: string) {
+  /** Providers tried before `provider`, with the error each gave. */
+  readonly unavailable: readonly UnavailableProvider[];
+
+  private constructor(worker: Worker, manifest: ModelManifest, info: ModelInfo, ready: Ready) {
     this.#worker = worker;
     this.model = info;
-    this.provider = provider;
+    this.provider = ready.provider;
+    this.batchable = ready.batchable;
+    this.unavailable = ready.unavailable;
     this.resize = manifest.resize;
   }
 
@@ -66,11 +74,11 @@ export class WorkerDetector implements Detector {
       logger?.[m.level](m.obj, m.msg);
       return true;
     };
-    const provider = await new Promise<string>((resolve, reject) => {
+    const ready = await new Promise<Ready>((resolve, reject) => {
       const onMessage = (m: WorkerReply): void => {
         if (log(m)) return;
         cleanup();
-        if (m.type === 'ready') resolve(m.provider);
+        if (m.type === 'ready') resolve(m);
         else if (m.type === 'failed') reject(toError(m.error));
         else reject(new Error(`Detector worker for ${manifest.name} sent ${m.type} before it was ready`));
       };
@@ -87,7 +95,7 @@ export class WorkerDetector implements Detector {
       };
       worker.on('message', onMessage).on('error', onError).on('exit', onExit);
     });
-    const d = new WorkerDetector(worker, manifest, info, provider);
+    const d = new WorkerDetector(worker, manifest, info, ready);
     worker.on('message', (m: WorkerReply) => {
       if (!log(m)) d.#reply(m);
     });
@@ -104,27 +112,40 @@ export class WorkerDetector implements Detector {
     const t0 = performance.now();
     const img = await decodeImage(bytes);
     const decodeMs = performance.now() - t0;
-    const r = await this.#send(img);
+    const [r] = await this.#send([img]);
+    if (!r) throw new Error('The detector worker answered without a result');
     return { ...r, timings: { ...r.timings, decodeMs: Math.round(decodeMs * 1000) / 1000, totalMs: Math.round((performance.now() - t0) * 1000) / 1000 } };
   }
 
   async detectFrame(frame: RgbFrame): Promise<DetectResult> {
     validateFrame(frame);
     const t0 = performance.now();
-    const r = await this.#send(frame);
+    const [r] = await this.#send([frame]);
+    if (!r) throw new Error('The detector worker answered without a result');
     // totalMs covers the hand-over to the worker and back, not just the worker's own work.
     return { ...r, timings: { ...r.timings, totalMs: Math.round((performance.now() - t0) * 1000) / 1000 } };
   }
 
-  #send(frame: RgbFrame): Promise<DetectResult> {
+  /** Batched in the worker when the model takes a batch; the results' totalMs covers the hand-over too. */
+  async detectFrames(frames: readonly RgbFrame[]): Promise<DetectResult[]> {
+    for (const f of frames) validateFrame(f);
+    if (frames.length === 0) return [];
+    const t0 = performance.now();
+    const results = await this.#send(frames);
+    const totalMs = Math.round((performance.now() - t0) * 1000) / 1000;
+    return results.map((r) => ({ ...r, timings: { ...r.timings, totalMs } }));
+  }
+
+  #send(frames: readonly RgbFrame[]): Promise<DetectResult[]> {
     if (this.#dead) return Promise.reject(this.#dead);
     const id = this.#nextId++;
-    const data = frame.data.slice(0, frame.width * frame.height * 3); // own buffer, transferred below
-    const req: WorkerRequest = { type: 'frame', id, width: frame.width, height: frame.height, data };
-    return new Promise<DetectResult>((resolve, reject) => {
+    // Own buffers, transferred below.
+    const copies = frames.map((f) => ({ width: f.width, height: f.height, data: f.data.slice(0, f.width * f.height * 3) }));
+    const req: WorkerRequest = { type: 'detect', id, frames: copies };
+    return new Promise<DetectResult[]>((resolve, reject) => {
       if (this.#pending.size === 0) this.#worker.ref();
       this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage(req, [data.buffer]);
+      this.#worker.postMessage(req, copies.map((c) => c.data.buffer));
     });
   }
 
@@ -135,7 +156,7 @@ export class WorkerDetector implements Detector {
     this.#pending.delete(m.id);
     if (this.#pending.size === 0) this.#worker.unref();
     if ('error' in m) p.reject(toError(m.error));
-    else p.resolve(m.result);
+    else p.resolve(m.results);
   }
 
   #fail(e: AppError): void {

@@ -1,7 +1,7 @@
 /** Messages between WorkerDetector (main thread) and detector-worker.ts. */
 import type { ErrorCode } from '../errors.js';
 import type { ModelManifest } from './manifest.js';
-import type { SessionOptions } from './session.js';
+import type { SessionOptions, UnavailableProvider } from './session.js';
 import type { DetectResult, ModelInfo } from './types.js';
 
 export interface WorkerInit {
@@ -12,7 +12,8 @@ export interface WorkerInit {
 }
 
 export type WorkerRequest =
-  | { type: 'frame'; id: number; width: number; height: number; data: Uint8Array }
+  /** One frame, or several as one batch (`detectFrames`). */
+  | { type: 'detect'; id: number; frames: { width: number; height: number; data: Uint8Array }[] }
   | { type: 'close' };
 
 export interface WireError {
@@ -21,8 +22,8 @@ export interface WireError {
 }
 
 export type WorkerReply =
-  | { type: 'ready'; provider: string }
+  | { type: 'ready'; provider: string; batchable: boolean; unavailable: UnavailableProvider[] }
   | { type: 'failed'; error: WireError }
   | { type: 'log'; level: 'info' | 'warn'; obj: object; msg?: string }
-  | { type: 'result'; id: number; result: DetectResult }
+  | { type: 'result'; id: number; results: DetectResult[] }
   | { type: 'result'; id: number; error: WireError };

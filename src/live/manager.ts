@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import type { DetectionEngine } from '../inference/index.js';
+import type { Detector } from '../inference/types.js';
 import type { Metrics } from '../metrics.js';
 import type { Logger } from '../log.js';
 import { resolveFfmpeg } from '../media/ffmpeg.js';
@@ -77,6 +78,20 @@ export class LiveManager {
     return n;
   }
 
+  /** Batching per LIVE_BATCH: `auto` batches on GPU providers only (on the CPU one run already uses every core). */
+  #scheduler(detector: Detector): DetectorScheduler {
+    const { mode, maxSize, maxWaitMs } = this.#d.config.live.batch;
+    const on = mode === 'on' || (mode === 'auto' && detector.provider !== 'cpu');
+    const model = detector.model.name;
+    const scheduler = new DetectorScheduler(detector, {
+      batch: on ? { maxSize, maxWaitMs } : undefined,
+      onRun: (size) => this.#d.metrics?.liveBatchSize.observe({ model }, size),
+      onDeliveryError: (err) => this.#d.logger.error({ err, model }, 'live: delivering detections failed'),
+    });
+    this.#d.logger.info({ model, provider: detector.provider, batchable: detector.batchable, maxBatch: scheduler.maxBatch }, 'live: detector scheduler ready');
+    return scheduler;
+  }
+
   /** The session, if it exists and belongs to `userId` (someone else's is reported as not found). */
   get(id: unknown, userId: string): LiveSession {
     const s = typeof id === 'string' ? this.#sessions.get(id) : undefined;
@@ -110,7 +125,7 @@ export class LiveManager {
       });
       let scheduler = this.#schedulers.get(detector.model.name);
       if (!scheduler || scheduler.detector !== detector) {
-        scheduler = new DetectorScheduler(detector);
+        scheduler = this.#scheduler(detector);
         this.#schedulers.set(detector.model.name, scheduler);
       }
       const started = await LiveSession.start(

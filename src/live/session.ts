@@ -338,6 +338,7 @@ export class LiveSession implements FrameSource {
     this.#detecting = new Promise((resolve) => (done = resolve));
     return {
       frame: { data: p.decoded.data, width: p.decoded.width, height: p.decoded.height },
+      deadline: p.meta.arrivedAt + this.budgetMs,
       onDone: (result, startedAt) => {
         try {
           this.#deliver(p, result, startedAt);

@@ -32,6 +32,10 @@ describe('config', () => {
     [{ LIVE_MAX_SESSIONS: '0' }, /LIVE_MAX_SESSIONS/],
     [{ LIVE_MAX_SESSIONS_PER_USER: 'two' }, /LIVE_MAX_SESSIONS_PER_USER/],
     [{ LIVE_RECORD: 'sometimes' }, /LIVE_RECORD/],
+    [{ LIVE_BATCH: 'always' }, /LIVE_BATCH must be one of auto, on, off/],
+    [{ LIVE_BATCH_MAX_SIZE: '0' }, /LIVE_BATCH_MAX_SIZE/],
+    [{ LIVE_BATCH_MAX_SIZE: '65' }, /LIVE_BATCH_MAX_SIZE/],
+    [{ LIVE_BATCH_MAX_WAIT_MS: '101' }, /LIVE_BATCH_MAX_WAIT_MS/],
   ])('names the bad variable: %o', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(name);
@@ -58,7 +62,13 @@ describe('config: live streaming', () => {
       iceServers: [],
       announcedAddress: undefined,
       portRange: undefined,
+      batch: { mode: 'auto', maxSize: 8, maxWaitMs: 4 },
     });
+  });
+
+  it('reads the batching settings', () => {
+    expect(loadConfig({ LIVE_BATCH: 'ON', LIVE_BATCH_MAX_SIZE: '16', LIVE_BATCH_MAX_WAIT_MS: '0' }).live.batch).toEqual({ mode: 'on', maxSize: 16, maxWaitMs: 0 });
+    expect(loadConfig({ LIVE_BATCH: 'off' }).live.batch.mode).toBe('off');
   });
 
   it('reads the numbers and LIVE_RECORD', () => {

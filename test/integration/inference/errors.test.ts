@@ -117,15 +117,21 @@ describe('models', () => {
 });
 
 describe('execution providers', () => {
-  it('asking for CUDA on a machine without it falls back to CPU with a warning', async () => {
+  it('asking for CUDA on a machine without it falls back to CPU, warning once for all models', async () => {
     const { logs, logger } = recorder();
     const e = await DetectionEngine.open({ modelsDir: MODELS_DIR, providers: ['cuda', 'cpu'], intraOpThreads: 1, interOpThreads: 1, logger, defaultModel: 'blazeface' });
     expect(e.defaultModel()).toBe('blazeface');
     const d = await e.get();
     // Where a CUDA build of onnxruntime is present this test says so rather than passing silently.
     expect(d.provider, 'this machine has CUDA: the fallback path is not exercised').toBe('cpu');
-    expect(logs.some((l) => l.level === 'warn' && (l.o as { provider?: string }).provider === 'cuda')).toBe(true);
     expect(e.providers()).toEqual({ blazeface: ['cpu'] });
+    expect((await e.get('nanodet')).provider).toBe('cpu');
+    expect(e.providers()).toEqual({ blazeface: ['cpu'], nanodet: ['cpu'] });
+    const warnings = logs.filter((l) => l.level === 'warn');
+    expect(warnings).toHaveLength(1);
+    const warning = warnings[0]!.o as { provider?: string; fallback?: string; err?: string };
+    expect([warning.provider, warning.fallback]).toEqual(['cuda', 'cpu']);
+    expect(warning.err).toMatch(/Cuda: Failed to load shared library/);
     const r = await d.detectImage(new Uint8Array(await readFile(join(FIXTURES, 'astronaut.jpg'))));
     expect(r.objects).toHaveLength(1);
     await e.close();
