@@ -1,5 +1,6 @@
 /**
- * `npm run bench:live [-- --seconds 60 --only blazeface:vp8,concurrent --concurrency 4 --budget MS --no-build]`
+ * `npm run bench:live [-- --seconds 60 --only blazeface:vp8,concurrent --concurrency 4 --model blazeface --codec vp8
+ *   --ramp 1,2,4,8,16,24,32 --batch on|off|both --budget MS --no-build]`
  *
  * Live sessions end to end on this machine: builds the server (`npm run build`, unless --no-build), starts
  * it as a child process (`node dist/src/main.js`) on a free port with a temporary DATA_DIR (its embedded
@@ -7,15 +8,25 @@
  * admin made from ADMIN_EMAIL/ADMIN_PASSWORD, generates a 640x480 30 fps clip of a moving face, then streams
  * it with the repository's client (src/live/client/stream.ts: ffmpeg real-time encode → werift → server):
  * - each model × codec (blazeface, nanodet × vp8, h264), one stream of `--seconds` each;
- * - `--concurrency` (4) simultaneous streams (blazeface, vp8).
+ * - `--concurrency` (4) simultaneous streams of `--model` (blazeface) in `--codec` (vp8).
  * `--only` picks runs by name (`model:codec`, or `concurrent`), comma separated.
+ *
+ * Capacity: `--ramp 1,2,4,…` replaces the one concurrent run by one per N, in ascending order, stopping after
+ * the first N the server does not sustain. Sustained: every stream ran to its end, the pooled server latency
+ * p95 is within the budget (`--budget`, else the one the server reports, else 100 ms) and the server
+ * processed at least 95% of the frames it received. One line per N, then per batch mode
+ * `<model> <codec> batch=<mode>: sustains N streams (provider <p>)`.
+ * `--batch on|off` starts the server with LIVE_BATCH=on|off (default: as inherited, i.e. the server's auto);
+ * `both` does everything twice on a fresh server each time, off first, then on. Each concurrent run reports
+ * the mean batch size (frames per inference run) from the delta of /metrics' lookout_live_batch_size.
  *
  * Per run: processed fps (frames processed per wall-clock second between the first and the last detections,
  * with a warning when the media did not flow in real time: on a small machine the client's own ffmpeg
  * encoders compete with the server for CPU); stale / late / other drops as % of frames in; server latency p50/p95/p99 (each
  * detections message's `timings.totalMs`: last RTP packet of a frame in → its detections sent); and the
  * p95 over the first vs the last 10 s of media (a latency that creeps up shows as a gap). Writes the
- * figures to bench/results/live-<time>.json.
+ * figures to bench/results/live-<time>.json (with --ramp: `ramp` per batch mode and `maxSustained`; `health`
+ * is keyed by batch mode when --batch is given).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -42,6 +53,16 @@ const HEIGHT = 480;
 const RTP_CLOCK_HZ = 90_000;
 const WINDOW_S = 10;
 const PASSWORD = 'bench password 123';
+/** The server's LIVE_BUDGET_MS default, for when no session reported its budget. */
+const DEFAULT_BUDGET_MS = 100;
+/** Sustained means at least this share of the frames the server received were processed. */
+const SUSTAINED_PROCESSED = 0.95;
+/** Between ramp steps: the last sessions' teardown finishes before the next step counts sessions or CPU. */
+const SETTLE_MS = 2_000;
+
+type Codec = 'vp8' | 'h264';
+/** LIVE_BATCH values this script sets (`auto`, the server's default, is what leaving it unset gives). */
+type BatchMode = 'on' | 'off';
 
 // ---------------------------------------------------------------- figures
 
@@ -201,19 +222,54 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function waitHealthy(url: string, child: ChildProcess, ms: number): Promise<{ onnx?: unknown }> {
+/** What this script reads of GET /api/v1/health; the whole body goes to the results. */
+interface Health {
+  onnx?: { providers?: Record<string, string[]> };
+}
+
+async function health(url: string): Promise<Health | undefined> {
+  const res = await fetch(`${url}/api/v1/health`).catch(() => undefined);
+  return res?.status === 200 ? ((await res.json()) as Health) : undefined;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function waitHealthy(url: string, child: ChildProcess, ms: number): Promise<Health> {
   const start = Date.now();
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode} before it was healthy`);
-    const res = await fetch(`${url}/api/v1/health`).catch(() => undefined);
-    if (res?.status === 200) return (await res.json()) as { onnx?: unknown };
+    const h = await health(url);
+    if (h) return h;
     if (Date.now() - start > ms) throw new Error(`the server was not healthy after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
 }
 
-async function startServer(root: string, dataDir: string, admin: { email: string; password: string }, concurrency: number): Promise<Server & { health: unknown }> {
+/**
+ * Waits (at most `ms`) for /health to list `model`'s provider: the server loads its models in the background
+ * after it is healthy, and a run started before would measure the loading.
+ */
+async function modelLoaded(url: string, model: string, ms: number): Promise<boolean> {
+  const start = Date.now();
+  while (Date.now() - start < ms) {
+    if ((await health(url))?.onnx?.providers?.[model] !== undefined) return true;
+    await sleep(250);
+  }
+  return false;
+}
+
+interface ServerOptions {
+  /** Sessions that run at the same time, at most. */
+  streams: number;
+  /** Sessions started over the server's life (its per-minute rate limit must let them all through). */
+  starts: number;
+  /** LIVE_BATCH; undefined leaves it as inherited. */
+  batch: BatchMode | undefined;
+}
+
+async function startServer(root: string, dataDir: string, admin: { email: string; password: string }, o: ServerOptions): Promise<Server & { health: Health }> {
   const port = await freePort();
+  const atLeast = (name: string, n: number): string => String(Math.max(n, Number(process.env[name] ?? 0)));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PORT: String(port),
@@ -223,8 +279,11 @@ async function startServer(root: string, dataDir: string, admin: { email: string
     LOG_LEVEL: 'warn',
     ADMIN_EMAIL: admin.email,
     ADMIN_PASSWORD: admin.password,
-    LIVE_MAX_SESSIONS: String(Math.max(concurrency, Number(process.env['LIVE_MAX_SESSIONS'] ?? 0))),
-    LIVE_MAX_SESSIONS_PER_USER: String(concurrency),
+    LIVE_MAX_SESSIONS: atLeast('LIVE_MAX_SESSIONS', o.streams),
+    LIVE_MAX_SESSIONS_PER_USER: String(o.streams),
+    // Live session starts per user per minute (default 20): a ramp starts more than that in a minute.
+    RATE_LIMIT_LIVE: atLeast('RATE_LIMIT_LIVE', o.starts),
+    ...(o.batch === undefined ? {} : { LIVE_BATCH: o.batch }),
   };
   const child = spawn(process.execPath, [join(root, 'dist/src/main.js')], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -242,6 +301,31 @@ async function startServer(root: string, dataDir: string, admin: { email: string
     await stop();
     throw e;
   }
+}
+
+/** lookout_live_batch_size's running sum and count for one model. */
+interface BatchTotals {
+  sum: number;
+  count: number;
+}
+
+/** Zeros before the model's first inference run; undefined when /metrics cannot be read. */
+async function batchTotals(url: string, model: string): Promise<BatchTotals | undefined> {
+  const token = process.env['METRICS_TOKEN'];
+  const res = await fetch(`${url}/metrics`, { headers: token ? { authorization: `Bearer ${token}` } : {} }).catch(() => undefined);
+  if (!res?.ok) return undefined;
+  const totals: BatchTotals = { sum: 0, count: 0 };
+  for (const line of (await res.text()).split('\n')) {
+    const m = /^lookout_live_batch_size_(sum|count)\{([^}]*)\} (\S+)/.exec(line);
+    if (m?.[2]?.split(',').includes(`model="${model}"`)) totals[m[1] as keyof BatchTotals] = Number(m[3]);
+  }
+  return totals;
+}
+
+/** Frames per inference run between two readings. */
+function meanBatch(before: BatchTotals | undefined, after: BatchTotals | undefined): number | undefined {
+  const runs = before && after ? after.count - before.count : 0;
+  return before && after && runs > 0 ? round((after.sum - before.sum) / runs, 2) : undefined;
 }
 
 // ---------------------------------------------------------------- accounts
@@ -269,6 +353,108 @@ async function benchUser(url: string, admin: { email: string; password: string }
   return login(url, email, PASSWORD);
 }
 
+// ---------------------------------------------------------------- capacity
+
+/** One concurrent run of a ramp, as written to the results. */
+interface RampStep {
+  streams: number;
+  sustained: boolean;
+  processedPct: number;
+  p95: number | null;
+  fpsPerStream: number;
+  realtime: number;
+  meanBatch?: number;
+  budgetMs: number;
+  /** Streams that failed or ended otherwise than stopped, and why. */
+  failures?: string[];
+  pooled?: Pooled;
+}
+
+/** `n` simultaneous streams. Under load a stream may fail or be cut off: a finding of the ramp, not an error of it. */
+async function concurrently(n: number, stream: () => Promise<Run>): Promise<{ runs: Run[]; failures: string[] }> {
+  const settled = await Promise.allSettled(Array.from({ length: n }, () => stream()));
+  const runs: Run[] = [];
+  const failures: string[] = [];
+  for (const s of settled) {
+    if (s.status === 'rejected') {
+      failures.push(s.reason instanceof Error ? s.reason.message : String(s.reason));
+      continue;
+    }
+    runs.push(s.value);
+    const { ended, errors } = s.value.sum;
+    if (ended?.reason !== 'stopped') failures.push(`ended: ${ended?.reason ?? 'no live.ended'}${errors.length > 0 ? ` (${errors.map((e) => e.code).join(', ')})` : ''}`);
+  }
+  return { runs, failures };
+}
+
+interface Outcome {
+  n: number;
+  runs: Run[];
+  failures: string[];
+  meanBatch: number | undefined;
+}
+
+/** Whether `n` streams were sustained, and if not, why. */
+function judge({ n, runs, failures, meanBatch }: Outcome, requestedBudgetMs: number | undefined): { step: RampStep; why: string[] } {
+  const all = runs.length > 0 ? pooled(runs) : undefined;
+  const budget = runs.find((r) => r.sum.ended)?.sum.ended?.stats.budgetMs ?? requestedBudgetMs ?? DEFAULT_BUDGET_MS;
+  const p95 = all?.latencyMs.p95 ?? null;
+  const framesIn = all?.framesIn ?? 0;
+  const framesProcessed = all?.framesProcessed ?? 0;
+  const why = [
+    ...(failures.length > 0 ? [`${failures.length} of ${n} streams failed`] : []),
+    ...(p95 === null ? ['no detections'] : p95 > budget ? [`p95 over the ${budget} ms budget`] : []),
+    ...(framesProcessed < SUSTAINED_PROCESSED * framesIn || framesIn === 0 ? [`under ${SUSTAINED_PROCESSED * 100}% processed`] : []),
+  ];
+  const step: RampStep = {
+    streams: n,
+    sustained: why.length === 0,
+    processedPct: pct(framesProcessed, framesIn),
+    p95,
+    fpsPerStream: round((all?.processedFps ?? 0) / n, 1),
+    realtime: all?.realtime ?? 0,
+    ...(meanBatch === undefined ? {} : { meanBatch }),
+    budgetMs: budget,
+    ...(failures.length > 0 ? { failures } : {}),
+    ...(all ? { pooled: all } : {}),
+  };
+  return { step, why };
+}
+
+function printStep(step: RampStep, why: string[]): void {
+  const batch = step.meanBatch === undefined ? '' : `, mean batch ${step.meanBatch}`;
+  const verdict = step.sustained ? 'sustained' : `not sustained (${why.join('; ')})`;
+  console.log(
+    `  ${step.streams} streams: processed ${step.processedPct}% (fps per stream ${step.fpsPerStream}), p95 ${fmt(step.p95)} ms, realtime ${step.realtime}${batch} → ${verdict}`,
+  );
+  for (const f of new Set(step.failures)) console.log(`    ! ${f}`);
+  if (step.realtime > 0 && step.realtime < 0.95) console.log(`    ! slower than real time: this machine could not encode, send and process ${step.streams} streams at ${FPS} fps`);
+}
+
+/** Mean batch size over one run, read from the server's metrics around it. */
+async function withMeanBatch<T>(url: string, model: string, body: () => Promise<T>): Promise<{ result: T; meanBatch: number | undefined }> {
+  const before = await batchTotals(url, model);
+  const result = await body();
+  return { result, meanBatch: meanBatch(before, await batchTotals(url, model)) };
+}
+
+/** The concurrent run for each of `ns` (ascending), up to and including the first not sustained. */
+async function ramp(ns: number[], url: string, model: string, stream: () => Promise<Run>, requestedBudgetMs: number | undefined): Promise<RampStep[]> {
+  const steps: RampStep[] = [];
+  for (const n of ns) {
+    if (steps.length > 0) await sleep(SETTLE_MS);
+    const { result, meanBatch } = await withMeanBatch(url, model, () => concurrently(n, stream));
+    const { step, why } = judge({ n, ...result, meanBatch }, requestedBudgetMs);
+    printStep(step, why);
+    steps.push(step);
+    if (!step.sustained) break;
+  }
+  return steps;
+}
+
+/** The most streams sustained: steps ascend and end at the first not sustained. */
+const maxSustainedOf = (steps: RampStep[]): number => steps.filter((s) => s.sustained).at(-1)?.streams ?? 0;
+
 // ---------------------------------------------------------------- runs
 
 const root = repoRoot();
@@ -277,76 +463,142 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '60' },
     only: { type: 'string' },
     concurrency: { type: 'string', default: '4' },
+    model: { type: 'string', default: 'blazeface' },
+    codec: { type: 'string', default: 'vp8' },
+    ramp: { type: 'string' },
+    batch: { type: 'string' },
     budget: { type: 'string' },
     'no-build': { type: 'boolean', default: false },
   },
 });
+
+function usage(problem?: string): never {
+  if (problem) console.error(problem);
+  console.error(
+    'usage: npm run bench:live [-- --seconds 60 --only blazeface:vp8,concurrent --concurrency 4 --model blazeface --codec vp8 --ramp 1,2,4,8 --batch on|off|both --budget MS --no-build]',
+  );
+  process.exit(2);
+}
+
+const isCount = (n: number): boolean => Number.isInteger(n) && n > 0;
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 const budgetMs = values.budget === undefined ? undefined : Number(values.budget);
-if (!(seconds > 0) || !(Number.isInteger(concurrency) && concurrency > 0) || (budgetMs !== undefined && !(budgetMs > 0))) {
-  console.error('usage: npm run bench:live [-- --seconds 60 --only blazeface:vp8,concurrent --concurrency 4 --budget MS --no-build]');
-  process.exit(2);
-}
+const model = values.model;
+const codec: Codec = (['vp8', 'h264'] as const).find((c) => c === values.codec) ?? usage(`--codec: vp8 or h264, got ${values.codec}`);
+const batch = (['on', 'off', 'both'] as const).find((b) => b === values.batch);
+const rampNs = values.ramp === undefined ? undefined : [...new Set(values.ramp.split(',').map(Number))].sort((a, b) => a - b);
+if (!(seconds > 0) || !isCount(concurrency) || (budgetMs !== undefined && !(budgetMs > 0))) usage();
+if (values.batch !== undefined && batch === undefined) usage(`--batch: on, off or both, got ${values.batch}`);
+if (rampNs && !rampNs.every(isCount)) usage(`--ramp: stream counts (whole numbers above 0), comma separated, got ${values.ramp}`);
 const singles = ['blazeface', 'nanodet'].flatMap((model) => (['vp8', 'h264'] as const).map((codec) => ({ name: `${model}:${codec}`, model, codec })));
 const only = values.only?.split(',').map((s) => s.trim());
 const chosen = singles.filter((r) => !only || only.includes(r.name));
 const withConcurrent = !only || only.includes('concurrent');
 const unknown = only?.filter((n) => n !== 'concurrent' && !singles.some((r) => r.name === n)) ?? [];
-if (unknown.length > 0) {
-  console.error(`--only: unknown run ${unknown.join(', ')}; known: ${singles.map((r) => r.name).join(', ')}, concurrent`);
-  process.exit(2);
-}
+if (unknown.length > 0) usage(`--only: unknown run ${unknown.join(', ')}; known: ${singles.map((r) => r.name).join(', ')}, concurrent`);
+if (rampNs && !withConcurrent) usage('--ramp replaces the concurrent run: add concurrent to --only');
+
+/** One server start per mode; undefined leaves LIVE_BATCH as inherited. Off first: it is the baseline. */
+const batchModes: (BatchMode | undefined)[] = batch === 'both' ? ['off', 'on'] : [batch];
+const batchLabel = (mode: BatchMode | undefined): string => mode ?? process.env['LIVE_BATCH'] ?? 'auto';
+/** The stream counts of the concurrent runs on each server. */
+const concurrentNs = withConcurrent ? (rampNs ?? [concurrency]) : [];
+const streamsPerServer = chosen.length + concurrentNs.reduce((a, n) => a + n, 0);
 
 if (!values['no-build']) await run('npm', ['run', 'build', '--silent'], root);
 const tmp = await mkdtemp(join(tmpdir(), 'lookout-bench-live-'));
 await chmod(tmp, 0o711); // as root, the embedded PostgreSQL runs as another user and must reach DATA_DIR inside
 const admin = { email: `bench-admin-${randomBytes(4).toString('hex')}@example.com`, password: PASSWORD };
 const clip = join(tmp, 'face.mp4');
-console.log(`generating a ${WIDTH}x${HEIGHT} ${FPS} fps ${seconds + 5} s face clip…`);
-await makeFaceClip(clip, { seconds: seconds + 5, width: WIDTH, height: HEIGHT, fps: FPS });
-console.log('starting the server…');
-const server = await startServer(root, tmp, admin, concurrency);
 const results: Record<string, unknown> = {};
-try {
-  const frames = (chosen.length + (withConcurrent ? concurrency : 0)) * seconds * FPS;
+const healthByMode: Record<string, unknown> = {};
+const ramps: Record<string, RampStep[]> = {};
+const summaries: string[] = [];
+
+/** Every chosen run on one server; returns the server's health after them (with the providers of the models they loaded). */
+async function benchServer(url: string, label: string): Promise<Health | undefined> {
+  const frames = streamsPerServer * seconds * FPS;
   const price = Number(process.env['PRICE_LIVE_FRAME'] ?? 0.5);
-  const token = await benchUser(server.url, admin, Math.ceil(frames * price * 1.5) + 100);
-  const stream = async (model: string, codec: 'vp8' | 'h264'): Promise<Run> => {
+  const token = await benchUser(url, admin, Math.ceil(frames * price * 1.5) + 100);
+  const stream = async (model: string, codec: Codec): Promise<Run> => {
     const arrivals: number[] = [];
     const onMessage = (m: ServerMessage): void => {
       if (m.type === 'detections') arrivals.push(performance.now());
     };
-    return { sum: await streamFile({ server: server.url, token, file: clip, codec, fps: FPS, model, budgetMs, durationS: seconds, onMessage }), arrivals };
+    return { sum: await streamFile({ server: url, token, file: clip, codec, fps: FPS, model, budgetMs, durationS: seconds, onMessage }), arrivals };
   };
+  // With several server starts the results of each are told apart by their batch mode.
+  const key = (name: string): string => (batchModes.length > 1 ? `${name} batch=${label}` : name);
 
   for (const r of chosen) {
     console.log(`${r.name}: streaming ${seconds} s…`);
     const f = figures(await stream(r.model, r.codec));
     printFigures(r.name, f);
     if (f.endReason !== 'stopped' || f.errors.length > 0) console.log(`  ended: ${f.endReason ?? 'no live.ended'}; errors: ${JSON.stringify(f.errors)}`);
-    results[r.name] = { model: r.model, codec: r.codec, ...f };
+    results[key(r.name)] = { model: r.model, codec: r.codec, ...f };
   }
-  if (withConcurrent) {
-    console.log(`concurrent: ${concurrency} × blazeface:vp8 for ${seconds} s…`);
-    const runs = await Promise.all(Array.from({ length: concurrency }, () => stream('blazeface', 'vp8')));
+  if (!withConcurrent) return health(url);
+  if (!(await modelLoaded(url, model, 60_000))) console.log(`  (the server did not report ${model} loaded within 60 s: the first run includes loading it)`);
+  if (rampNs) {
+    console.log(`ramp: ${rampNs.join(', ')} × ${model}:${codec} for ${seconds} s each, batch=${label}…`);
+    const steps = await ramp(rampNs, url, model, () => stream(model, codec), budgetMs);
+    ramps[label] = steps;
+    const provider = (await health(url))?.onnx?.providers?.[model]?.[0] ?? 'unknown';
+    summaries.push(`${model} ${codec} batch=${label}: sustains ${maxSustainedOf(steps)} streams (provider ${provider})`);
+  } else {
+    console.log(`concurrent: ${concurrency} × ${model}:${codec} for ${seconds} s…`);
+    const { result: runs, meanBatch } = await withMeanBatch(url, model, () => Promise.all(Array.from({ length: concurrency }, () => stream(model, codec))));
     const each = runs.map(figures);
     each.forEach((f, i) => printFigures(`stream ${i + 1}`, f));
     const all = pooled(runs);
     printFigures(`all ${concurrency}`, all);
-    results['concurrent'] = { model: 'blazeface', codec: 'vp8', streams: concurrency, pooled: all, each };
+    if (meanBatch !== undefined) console.log(`  ${''.padEnd(16)} mean batch ${meanBatch} frames per inference run`);
+    results[key('concurrent')] = { model, codec, streams: concurrency, ...(meanBatch === undefined ? {} : { meanBatch }), pooled: all, each };
+  }
+  return health(url);
+}
+
+try {
+  console.log(`generating a ${WIDTH}x${HEIGHT} ${FPS} fps ${seconds + 5} s face clip…`);
+  await makeFaceClip(clip, { seconds: seconds + 5, width: WIDTH, height: HEIGHT, fps: FPS });
+  for (const mode of batchModes) {
+    const label = batchLabel(mode);
+    console.log(`starting the server${mode ? ` with LIVE_BATCH=${mode}` : ''}…`);
+    const dir = join(tmp, `server-${label}`); // a fresh database each start: runs on one server do not see the other's
+    await mkdir(dir);
+    await chmod(dir, 0o711);
+    const server = await startServer(root, dir, admin, { streams: Math.max(1, ...concurrentNs), starts: streamsPerServer, batch: mode });
+    try {
+      healthByMode[label] = (await benchServer(server.url, label)) ?? server.health;
+    } finally {
+      await server.stop();
+    }
   }
 } finally {
-  await server.stop();
   await rm(tmp, { recursive: true, force: true });
 }
+for (const line of summaries) console.log(line);
 
 const out = {
   date: new Date().toISOString(),
   machine: { cpus: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
-  settings: { seconds, fps: FPS, size: `${WIDTH}x${HEIGHT}`, concurrency, budgetMs: budgetMs ?? 'server default', database: process.env['DATABASE_URL'] ? 'DATABASE_URL' : 'embedded' },
-  health: server.health,
+  settings: {
+    seconds,
+    fps: FPS,
+    size: `${WIDTH}x${HEIGHT}`,
+    concurrency,
+    model,
+    codec,
+    ...(rampNs ? { ramp: rampNs } : {}),
+    batch: batch ?? 'server default',
+    budgetMs: budgetMs ?? 'server default',
+    database: process.env['DATABASE_URL'] ? 'DATABASE_URL' : 'embedded',
+  },
+  // One server start unless --batch is given; then one per batch mode.
+  health: batch === undefined ? healthByMode[batchLabel(undefined)] : healthByMode,
   results,
+  ...(rampNs ? { ramp: ramps, maxSustained: Object.fromEntries(Object.entries(ramps).map(([mode, steps]) => [mode, maxSustainedOf(steps)])) } : {}),
 };
 await mkdir(join(root, 'bench/results'), { recursive: true });
 const file = join(root, 'bench/results', `live-${out.date.replace(/[:.]/g, '-')}.json`);
