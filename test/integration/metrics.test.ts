@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { streamFile } from '../../src/live/client/stream.js';
 import { createDataset, makeImages, upload, waitForJob, inState, type Job } from '../helpers/datasets.js';
 import { useLiveServer } from '../helpers/live.js';
+import { metricDelta, parseMetrics } from '../helpers/metrics.js';
 import { signUp, type TestServer } from '../helpers/server.js';
 
 const live = useLiveServer({ clipSeconds: 5, env: { INITIAL_TOKENS: '1000' } });
@@ -16,26 +17,12 @@ beforeAll(() => {
   ({ server: s, clip } = live());
 });
 
-/** Parses the exposition text into "name{labels}" → value (labels as written, sorted by prom-client). */
-function parse(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return out;
-}
-
 async function scrape(headers: Record<string, string> = {}): Promise<Map<string, number>> {
   const res = await s.call('GET', '/metrics', { headers });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
-  return parse(await res.text());
+  return parseMetrics(await res.text());
 }
-
-/** after − before for one series (0 when absent). */
-const delta = (before: Map<string, number>, after: Map<string, number>, key: string): number => (after.get(key) ?? 0) - (before.get(key) ?? 0);
 
 describe('GET /metrics', () => {
   it('counts a live session and a job by exactly what they did', async () => {
@@ -57,7 +44,7 @@ describe('GET /metrics', () => {
     await waitForJob(s, u.token, job.id, inState('completed'));
 
     const after = await scrape();
-    const d = (key: string): number => delta(before, after, key);
+    const d = (key: string): number => metricDelta(before, after, key);
     const m = '{model="blazeface"}';
     expect(d(`lookout_live_frames_received_total${m}`)).toBe(st.framesIn);
     expect(d(`lookout_live_frames_processed_total${m}`)).toBe(st.framesProcessed);

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { streamFile, type ServerMessage } from '../../../src/live/client/stream.js';
 import { useLiveServer } from '../../helpers/live.js';
+import { metricDelta, scrapeMetrics } from '../../helpers/metrics.js';
 import { FIXTURES } from '../../helpers/onnx-setup.js';
 import { signUp, type TestServer } from '../../helpers/server.js';
 
@@ -35,22 +36,10 @@ beforeAll(async () => {
   ]);
 }, 120_000);
 
-function parse(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return out;
-}
-
-const scrape = async (): Promise<Map<string, number>> => parse(await (await s.call('GET', '/metrics')).text());
-
 describe('live batching across sessions', () => {
   it('runs frames of two sessions as one inference and gives each session the detections of its own frames', async () => {
     const u = await signUp(s);
-    const before = await scrape();
+    const before = await scrapeMetrics(s);
     const labels = { face: new Map<string, number>(), cat: new Map<string, number>() };
     const frames = { face: [] as number[], cat: [] as number[] };
     const stream = (which: 'face' | 'cat', file: string) =>
@@ -90,8 +79,8 @@ describe('live batching across sessions', () => {
     for (const f of [frames.face, frames.cat]) expect(f).toEqual([...f].sort((a, b) => a - b));
 
     // Batches formed, and every processed frame was in exactly one inference run.
-    const after = await scrape();
-    const d = (key: string): number => (after.get(key) ?? 0) - (before.get(key) ?? 0);
+    const after = await scrapeMetrics(s);
+    const d = (key: string): number => metricDelta(before, after, key);
     const runs = d('lookout_live_batch_size_count{model="nanodet"}');
     const framesRun = d('lookout_live_batch_size_sum{model="nanodet"}');
     expect(framesRun).toBe(processed);

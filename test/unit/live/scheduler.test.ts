@@ -200,9 +200,13 @@ describe('DetectorScheduler', () => {
     scheduler.wake();
     await advance(20);
     expect(detector.runs).toEqual([[1, 2]]);
-    await advance(5);
-    detector.finishOne();
-    await flush();
+    // Every run takes 5 ms here, so the estimate stays 5.
+    const finishIn5ms = async (): Promise<void> => {
+      await advance(5);
+      detector.finishOne();
+      await flush();
+    };
+    await finishIn5ms();
     // A's next frame is due in 8 ms: the batch may wait 8 - 5 = 3 ms, not 20.
     a.give(3, clock() + 8);
     scheduler.wake();
@@ -210,17 +214,13 @@ describe('DetectorScheduler', () => {
     expect(detector.runs).toHaveLength(1);
     await advance(1);
     expect(detector.runs).toEqual([[1, 2], [3]]);
-    await advance(5); // every run takes 5 ms here, so the estimate stays 5
-    detector.finishOne();
-    await flush();
+    await finishIn5ms();
     // A frame already too close to its deadline to wait runs at once.
     a.give(4, clock() + 4);
     scheduler.wake();
     await flush();
     expect(detector.runs).toEqual([[1, 2], [3], [4]]);
-    await advance(5);
-    detector.finishOne();
-    await flush();
+    await finishIn5ms();
     // A frame joining an open batch with a tighter deadline shortens the wait.
     a.give(5, clock() + 100);
     scheduler.wake();
