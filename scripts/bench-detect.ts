@@ -10,23 +10,15 @@
  * Prints median / p95 of each, pre+post (preprocess + postprocess) as a share of raw inference, and
  * the whole call's overhead over raw inference; writes the figures to bench/results/detect-<time>.json.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp, { type Sharp } from 'sharp';
 import { OnnxDetector } from '../src/inference/detector.js';
 import { DetectionEngine, type DetectResult, type RgbFrame } from '../src/inference/index.js';
 import { computeLetterbox } from '../src/inference/letterbox.js';
-
-/** The repository root (works from scripts/ and dist/scripts/). */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
+import { repoRoot } from './lib/repo-root.js';
 
 interface Stats {
   median: number;

@@ -14,21 +14,14 @@
  * Writes part 1 to bench/results/gpu-<time>.json.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { DetectionEngine, type DetectResult, type RgbFrame } from '../src/inference/index.js';
 import { computeLetterbox } from '../src/inference/letterbox.js';
-
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
+import { repoRoot } from './lib/repo-root.js';
 
 const round = (v: number, digits = 2): number => Math.round(v * 10 ** digits) / 10 ** digits;
 function quantile(xs: readonly number[], q: number): number {

@@ -30,22 +30,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { streamFile, type DetectionsMessage, type ServerMessage, type StreamSummary } from '../src/live/client/stream.js';
 import { makeFaceClip } from '../test/helpers/media.js';
-
-/** The repository root (works from scripts/ and dist/scripts/). */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
+import { repoRoot } from './lib/repo-root.js';
 
 const FPS = 30;
 const WIDTH = 640;

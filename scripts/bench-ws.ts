@@ -40,10 +40,9 @@
  * process (`ulimit -n`).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { dirname, extname, join } from 'node:path';
+import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -60,6 +59,7 @@ import {
   type ServerStats,
   type SubsReply,
 } from './bench-ws/protocol.js';
+import { repoRoot } from './lib/repo-root.js';
 
 const SCENARIOS = ['broadcast', 'per-user'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -116,13 +116,6 @@ const sliceMs = Number(values['slice-ms']);
 if (!(sliceMs >= 0)) throw new Error(`--slice-ms wants a number ≥ 0, got ${values['slice-ms']}`);
 const CONNECT_CONCURRENCY = 128; // per client process; 2 × 128 stays under the listen backlog (511/512)
 const HOST = '127.0.0.1';
-
-/** The repository root (works from scripts/ and dist/scripts/). */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
 
 // ---- child processes: every one is killed on the way out, whatever the way ----
 const children = new Set<ChildProcess>();

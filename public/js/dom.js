@@ -33,6 +33,11 @@ export function fill(el, ...children) {
   return el;
 }
 
+/** Fills `el` with `render(items)`, or with a note saying `empty` when there are no items. */
+export function fillList(el, items, empty, render) {
+  return fill(el, items.length === 0 ? h('p', { class: 'empty' }, empty) : render(items));
+}
+
 const tokenFormat = new Intl.NumberFormat('en', { minimumFractionDigits: 2, maximumFractionDigits: 3 });
 /** @param {number} n */
 export const tokens = (n) => tokenFormat.format(n);

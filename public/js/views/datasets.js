@@ -1,6 +1,6 @@
 // Datasets: the list, and one dataset with its files, uploads (drag and drop or pick) and a job launcher.
 import { api, upload } from '../api.js';
-import { bytes, cardTable, errorBox, fill, h, onSubmit, tokens, when } from '../dom.js';
+import { bytes, cardTable, errorBox, fill, fillList, h, onSubmit, tokens, when } from '../dom.js';
 
 const ACCEPT = 'image/jpeg,image/png,image/webp,video/mp4,video/webm,video/x-matroska,video/quicktime,video/x-msvideo,.mkv,.avi,.mov,.zip,application/zip';
 
@@ -25,12 +25,7 @@ export async function render(main, ctx, { params }) {
 
   try {
     const { datasets } = await api('GET', '/datasets');
-    if (datasets.length === 0) {
-      fill(listEl, h('p', { class: 'empty' }, 'No datasets yet. Create one above, then add images, videos or zip archives to it.'));
-      return;
-    }
-    fill(
-      listEl,
+    fillList(listEl, datasets, 'No datasets yet. Create one above, then add images, videos or zip archives to it.', () =>
       cardTable(
         ['Name', { label: 'Tags', class: 'hide-narrow' }, { label: 'Files', class: 'num' }, { label: 'Job cost', class: 'num' }, { label: 'Created', class: 'hide-narrow' }],
         datasets.map((d) =>
@@ -215,12 +210,7 @@ async function renderOne(main, ctx, id) {
             dataset.tokenCost > balance ? h('span', { class: 'error block' }, 'Your balance is too low for this job; ask an admin for a top-up.') : null,
           ],
     );
-    if (files.length === 0) {
-      fill(filesEl, h('p', { class: 'empty' }, 'No files yet.'));
-      return;
-    }
-    fill(
-      filesEl,
+    fillList(filesEl, files, 'No files yet.', () =>
       cardTable(
         ['Name', 'Kind', { label: 'Size', class: 'hide-narrow' }, { label: 'Cost', class: 'num' }, { label: 'Actions', hidden: true }],
         files.map((f) =>

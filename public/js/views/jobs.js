@@ -1,6 +1,6 @@
 // Jobs: a live list (progress from the WebSocket's job events), and one job's results as a gallery.
 import { api } from '../api.js';
-import { cardTable, errorBox, fill, h, labelCells, tokens, when } from '../dom.js';
+import { cardTable, errorBox, fill, fillList, h, labelCells, tokens, when } from '../dom.js';
 
 const ACTIVE = new Set(['queued', 'running']);
 const PAGE = 50;
@@ -154,11 +154,7 @@ async function renderOne(main, ctx, id) {
     if (ACTIVE.has(job.state) || loadedResultsFor === job.progress.done) return;
     loadedResultsFor = job.progress.done;
     const { files } = await api('GET', `/jobs/${job.id}/results`);
-    if (files.length === 0) {
-      fill(gallery, h('p', { class: 'empty' }, job.state === 'completed' ? 'This dataset had no files.' : 'No results.'));
-      return;
-    }
-    fill(gallery, files.map(figure));
+    fillList(gallery, files, job.state === 'completed' ? 'This dataset had no files.' : 'No results.', (list) => list.map(figure));
   };
 
   const offJob = ctx.socket.on('job', (m) => {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DetectionEngine, type DetectResult, type RgbFrame } from '../../../src/inference/index.js';
+import type { Detector } from '../../../src/inference/types.js';
 import { ensureModels, FIXTURES, MODELS_DIR } from '../../helpers/onnx-setup.js';
 
 const PHOTOS = ['chelsea.jpg', 'astronaut.jpg', 'rocket.jpg', 'coffee.jpg'];
@@ -44,14 +45,20 @@ afterAll(async () => {
   await Promise.all(Object.values(engines ?? {}).map((e) => e.close()));
 });
 
+/** The model's detections for each frame run alone, then for all of them in one `detectFrames`. */
+async function aloneAndBatched(isolation: 'worker' | 'inline', model: string): Promise<{ d: Detector; alone: DetectResult[]; batched: DetectResult[] }> {
+  const d = await engines[isolation].get(model);
+  const alone: DetectResult[] = [];
+  for (const f of frames) alone.push(await d.detectFrame(f));
+  const batched = await d.detectFrames(frames);
+  expect(batched).toHaveLength(frames.length);
+  return { d, alone, batched };
+}
+
 describe.each(['worker', 'inline'] as const)('batched detection (%s)', (isolation) => {
   it('nanodet takes a batch and gives each frame the detections it gets alone', async () => {
-    const d = await engines[isolation].get('nanodet');
+    const { d, alone, batched } = await aloneAndBatched(isolation, 'nanodet');
     expect(d.batchable).toBe(true);
-    const alone: DetectResult[] = [];
-    for (const f of frames) alone.push(await d.detectFrame(f));
-    const batched = await d.detectFrames(frames);
-    expect(batched).toHaveLength(frames.length);
     expect(alone.reduce((n, r) => n + r.objects.length, 0)).toBeGreaterThan(3);
     batched.forEach((r, i) => expectSameDetections(r, alone[i]!));
     // One inference for the batch: every frame reports the same inference time.
@@ -62,11 +69,8 @@ describe.each(['worker', 'inline'] as const)('batched detection (%s)', (isolatio
   });
 
   it('blazeface has a fixed batch of one and runs a batch frame by frame, with the same detections', async () => {
-    const d = await engines[isolation].get('blazeface');
+    const { d, alone, batched } = await aloneAndBatched(isolation, 'blazeface');
     expect(d.batchable).toBe(false);
-    const alone: DetectResult[] = [];
-    for (const f of frames) alone.push(await d.detectFrame(f));
-    const batched = await d.detectFrames(frames);
     expect(alone[1]!.objects.length).toBeGreaterThan(0); // the astronaut's face
     batched.forEach((r, i) => expect(r.objects).toEqual(alone[i]!.objects));
   });

@@ -55,8 +55,9 @@ class Source implements FrameSource {
   throwOnDeliver = false;
   constructor(readonly name: string) {}
 
-  give(id: number, deadline: number): void {
-    this.frame = { id, deadline };
+  /** A new frame, due `dueInMs` from now on the fake clock. */
+  give(id: number, dueInMs = 100): void {
+    this.frame = { id, deadline: Date.now() + dueInMs };
   }
   take(): FrameJob | undefined {
     const f = this.frame;
@@ -76,6 +77,13 @@ class Source implements FrameSource {
 const flush = async (): Promise<void> => {
   await vi.advanceTimersByTimeAsync(0);
 };
+
+/** Each source gets its frame (due in 100 ms), then the scheduler is woken and has decided. */
+async function offer(scheduler: DetectorScheduler, frames: [Source, number][]): Promise<void> {
+  for (const [source, id] of frames) source.give(id);
+  scheduler.wake();
+  await flush();
+}
 
 describe('DetectorScheduler', () => {
   // The fake timers' clock: it moves as advanceTimersByTimeAsync fires each timer.
@@ -109,11 +117,7 @@ describe('DetectorScheduler', () => {
   it('without batching runs one frame at a time, taking the sessions in turn', async () => {
     const { detector, scheduler, sources } = setup({ maxSize: 1 });
     const [a, b, c] = sources as [Source, Source, Source];
-    a.give(1, clock() + 100);
-    b.give(2, clock() + 100);
-    c.give(3, clock() + 100);
-    scheduler.wake();
-    await flush();
+    await offer(scheduler, [[a, 1], [b, 2], [c, 3]]);
     expect(detector.runs).toEqual([[1]]);
     detector.finishOne();
     await flush();
@@ -129,18 +133,13 @@ describe('DetectorScheduler', () => {
     const { detector, scheduler, sources, sizes } = setup({ sources: 4 });
     const [a, b, c, d] = sources as [Source, Source, Source, Source];
     for (const s of sources) scheduler.add(s);
-    a.give(1, clock() + 100);
-    b.give(2, clock() + 100);
-    c.give(3, clock() + 100);
-    d.give(4, clock() + 100);
-    scheduler.wake();
-    await flush();
+    await offer(scheduler, [[a, 1], [b, 2], [c, 3], [d, 4]]);
     // Everyone was ready: one batch of four, no waiting.
     expect(detector.runs).toEqual([[1, 2, 3, 4]]);
     // While it runs, three sessions get new frames.
-    b.give(12, clock() + 100);
-    d.give(14, clock() + 100);
-    a.give(11, clock() + 100);
+    b.give(12);
+    d.give(14);
+    a.give(11);
     scheduler.wake();
     await advance(3);
     expect(detector.runs).toHaveLength(1);
@@ -163,11 +162,11 @@ describe('DetectorScheduler', () => {
     const { detector, scheduler, sources } = setup({ maxWaitMs: 4 });
     const [a, b] = sources as [Source, Source, Source];
     const opened = clock();
-    a.give(1, clock() + 100);
+    a.give(1);
     scheduler.wake();
     await advance(2);
     expect(detector.runs).toEqual([]); // waiting for company
-    b.give(2, clock() + 100);
+    b.give(2);
     scheduler.wake();
     await advance(1);
     expect(detector.runs).toEqual([]); // joined; C may still come
@@ -182,10 +181,10 @@ describe('DetectorScheduler', () => {
   it('runs a full batch at once', async () => {
     const { detector, scheduler, sources } = setup({ maxSize: 2, maxWaitMs: 50 });
     const [a, b] = sources as [Source, Source, Source];
-    a.give(1, clock() + 100);
+    a.give(1);
     scheduler.wake();
     await advance(1);
-    b.give(2, clock() + 100);
+    b.give(2);
     scheduler.wake();
     await flush();
     expect(detector.runs).toEqual([[1, 2]]);
@@ -195,8 +194,8 @@ describe('DetectorScheduler', () => {
     const { detector, scheduler, sources } = setup({ maxWaitMs: 20 });
     const [a, b] = sources as [Source, Source, Source];
     // A first run that takes 5 ms sets the estimate of a run's time.
-    a.give(1, clock() + 100);
-    b.give(2, clock() + 100);
+    a.give(1);
+    b.give(2);
     scheduler.wake();
     await advance(20);
     expect(detector.runs).toEqual([[1, 2]]);
@@ -208,7 +207,7 @@ describe('DetectorScheduler', () => {
     };
     await finishIn5ms();
     // A's next frame is due in 8 ms: the batch may wait 8 - 5 = 3 ms, not 20.
-    a.give(3, clock() + 8);
+    a.give(3, 8);
     scheduler.wake();
     await advance(2);
     expect(detector.runs).toHaveLength(1);
@@ -216,16 +215,16 @@ describe('DetectorScheduler', () => {
     expect(detector.runs).toEqual([[1, 2], [3]]);
     await finishIn5ms();
     // A frame already too close to its deadline to wait runs at once.
-    a.give(4, clock() + 4);
+    a.give(4, 4);
     scheduler.wake();
     await flush();
     expect(detector.runs).toEqual([[1, 2], [3], [4]]);
     await finishIn5ms();
     // A frame joining an open batch with a tighter deadline shortens the wait.
-    a.give(5, clock() + 100);
+    a.give(5);
     scheduler.wake();
     await advance(1);
-    b.give(6, clock() + 7); // latest start: clock() + 7 - 5 = clock() + 2
+    b.give(6, 7); // latest start: 7 - 5 = 2 ms from now
     scheduler.wake();
     await advance(1);
     expect(detector.runs).toHaveLength(3);
@@ -235,7 +234,7 @@ describe('DetectorScheduler', () => {
 
   it('does not wait when no other session could join', async () => {
     const { detector, scheduler, sources } = setup({ sources: 1 });
-    sources[0]!.give(1, clock() + 100);
+    sources[0]!.give(1);
     scheduler.wake();
     await flush();
     expect(detector.runs).toEqual([[1]]);
@@ -243,7 +242,7 @@ describe('DetectorScheduler', () => {
 
   it('does not batch a model without a batch dimension', async () => {
     const { detector, scheduler, sources, sizes } = setup({ batchable: false, maxSize: 8 });
-    for (const [i, s] of sources.entries()) s.give(i + 1, clock() + 100);
+    for (const [i, s] of sources.entries()) s.give(i + 1);
     scheduler.wake();
     await flush();
     expect(scheduler.maxBatch).toBe(1);
@@ -258,29 +257,21 @@ describe('DetectorScheduler', () => {
   it('gives every frame of a failed batch the error, and one session failing to deliver does not stop the others', async () => {
     const { detector, scheduler, sources, errors } = setup({});
     const [a, b, c] = sources as [Source, Source, Source];
-    a.give(1, clock() + 100);
-    b.give(2, clock() + 100);
-    c.give(3, clock() + 100);
-    scheduler.wake();
-    await flush();
+    await offer(scheduler, [[a, 1], [b, 2], [c, 3]]);
     detector.fail = new Error('CUDA out of memory');
     detector.finishOne();
     await flush();
     expect([a, b, c].map((s) => (s.got[0]?.label as Error).message)).toEqual(['CUDA out of memory', 'CUDA out of memory', 'CUDA out of memory']);
     detector.fail = undefined;
     a.throwOnDeliver = true;
-    a.give(4, clock() + 100);
-    b.give(5, clock() + 100);
-    c.give(6, clock() + 100);
-    scheduler.wake();
-    await flush();
+    await offer(scheduler, [[a, 4], [b, 5], [c, 6]]);
     detector.finishOne();
     await flush();
     expect(errors.map((e) => (e as Error).message)).toEqual(['A failed to deliver']);
     expect(b.got.at(-1)?.label).toBe('frame 5');
     expect(c.got.at(-1)?.label).toBe('frame 6');
     // And the scheduler goes on.
-    b.give(7, clock() + 100);
+    b.give(7);
     scheduler.wake();
     await advance(4);
     expect(detector.runs.at(-1)).toEqual([7]);
@@ -288,7 +279,7 @@ describe('DetectorScheduler', () => {
 
   it('answers the frames of an open batch when it closes', async () => {
     const { detector, scheduler, sources } = setup({ maxWaitMs: 50 });
-    sources[0]!.give(1, clock() + 100);
+    sources[0]!.give(1);
     scheduler.wake();
     await advance(1);
     scheduler.close();
