@@ -66,8 +66,19 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   const { db } = database;
   try {
     if (config.admin) {
-      const { created } = await ensureAdmin(db, { ...config.admin, initialMilli: config.tokens.initialMilli, resetPassword: false });
-      if (created) logger.info({ email: config.admin.email }, 'created the first admin from ADMIN_EMAIL');
+      const admin = await ensureAdmin(db, { ...config.admin, initialMilli: config.tokens.initialMilli, resetPassword: false });
+      if (admin.refused) {
+        logger.warn(
+          { email: config.admin.email, userId: admin.user.id },
+          'ADMIN_EMAIL names an account that already exists with another password: it was NOT made an admin ' +
+            '(someone may have registered that address first). If the account is yours, make it an admin and set its ' +
+            'password with: npm run admin:create -- --email <ADMIN_EMAIL> --password <password>',
+        );
+      } else if (admin.created) {
+        logger.info({ email: config.admin.email }, 'created the first admin from ADMIN_EMAIL');
+      } else if (admin.user.role === 'admin') {
+        logger.info({ email: config.admin.email }, 'ADMIN_EMAIL is an admin');
+      }
     }
   } catch (err) {
     await database.close();

@@ -2,7 +2,7 @@ import { AppError } from '../errors.js';
 import type { Db, DbOrTx, Role, User } from '../db/schema.js';
 import { creditInTx } from '../tokens/ledger.js';
 import { toTokens } from '../tokens/amount.js';
-import { hashPassword, PASSWORD_MAX, PASSWORD_MIN, passwordLength } from './password.js';
+import { hashPassword, PASSWORD_MAX, PASSWORD_MIN, passwordLength, verifyPassword } from './password.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -80,13 +80,18 @@ export async function findUserById(db: DbOrTx, id: string): Promise<User | undef
 }
 
 /**
- * Creates an admin, or promotes an existing account and sets its password (used by `npm run admin:create`
- * and the ADMIN_EMAIL/ADMIN_PASSWORD bootstrap). Returns whether the account was new.
+ * Creates an admin, or promotes an existing account (used by `npm run admin:create` and the
+ * ADMIN_EMAIL/ADMIN_PASSWORD bootstrap).
+ *
+ * - `resetPassword: true` (the operator's CLI): an existing account is promoted and gets this password.
+ * - `resetPassword: false` (the bootstrap at start): an existing account is promoted only when its password is
+ *   this one. Otherwise anyone who registered the address first would become admin with their own password;
+ *   the answer is then `refused`, nothing changes, and the caller tells the operator to use the CLI.
  */
 export async function ensureAdmin(
   db: Db,
   input: { email: string; password: string; initialMilli: number; resetPassword: boolean },
-): Promise<{ user: User; created: boolean }> {
+): Promise<{ user: User; created: boolean; refused?: false } | { refused: true; user: User; created: false }> {
   const email = normaliseEmail(input.email);
   const existing = await findUserByEmail(db, email);
   if (!existing) {
@@ -97,7 +102,15 @@ export async function ensureAdmin(
     }
   }
   const set: { role: Role; password_hash?: string } = { role: 'admin' };
-  if (input.resetPassword) set.password_hash = await hashPassword(checkPassword(input.password));
+  if (input.resetPassword) {
+    set.password_hash = await hashPassword(checkPassword(input.password));
+  } else {
+    const current = existing ?? (await findUserByEmail(db, email));
+    if (!current || !(await verifyPassword(current.password_hash, input.password))) {
+      return { refused: true, user: current!, created: false };
+    }
+    if (current.role === 'admin') return { user: current, created: false };
+  }
   const user = await db.updateTable('users').set(set).where('email', '=', email).returningAll().executeTakeFirstOrThrow();
   return { user, created: false };
 }
