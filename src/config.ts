@@ -39,7 +39,10 @@ export interface Config {
     readonly priceVideoFrameMilli: number;
     readonly priceLiveFrameMilli: number;
   };
-  /** Login attempts allowed per window (LOGIN_MAX_PER_ACCOUNT 10, LOGIN_MAX_PER_ADDRESS 30, LOGIN_WINDOW_S 900). */
+  /**
+   * Sign-in limits per window (LOGIN_WINDOW_S 900): failures per account from one address (LOGIN_MAX_PER_ACCOUNT 10),
+   * attempts per address (LOGIN_MAX_PER_ADDRESS 30).
+   */
   readonly loginLimit: { readonly perAccount: number; readonly perAddress: number; readonly windowMs: number };
   /**
    * Attempts per minute per user (RATE_LIMIT_LIVE 20: live.offer and WHIP; RATE_LIMIT_UPLOADS 120; RATE_LIMIT_JOBS

@@ -1,53 +1,47 @@
-import { AppError } from '../errors.js';
 /**
- * A fixed-window counter per key, in memory. Enough for one process; several processes each keep their own
- * counts (documented in the README's scaling notes).
+ * Rate limits: fixed windows per key, counted by rate-limiter-flexible (a maintained limiter whose Redis store
+ * has the same interface, for limits shared by several servers). In memory, one process keeps its own counts
+ * (documented in the README's scaling notes).
  */
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { AppError } from '../errors.js';
+
+const waitS = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
+
 export class RateLimiter {
-  readonly #windows = new Map<string, { count: number; resetAt: number }>();
-  readonly #sweep: NodeJS.Timeout;
+  readonly #rl: RateLimiterMemory;
 
   constructor(
     readonly limit: number,
     readonly windowMs: number,
-    private readonly now: () => number = Date.now,
   ) {
-    this.#sweep = setInterval(() => this.#expire(), Math.min(windowMs, 60_000));
-    this.#sweep.unref();
+    this.#rl = new RateLimiterMemory({ points: limit, duration: windowMs / 1000 });
   }
 
   /** Counts one hit; returns the seconds to wait when over the limit, or 0 when allowed. */
-  hit(key: string): number {
-    const now = this.now();
-    let w = this.#windows.get(key);
-    if (!w || w.resetAt <= now) {
-      w = { count: 0, resetAt: now + this.windowMs };
-      this.#windows.set(key, w);
+  async hit(key: string): Promise<number> {
+    try {
+      await this.#rl.consume(key);
+      return 0;
+    } catch (res) {
+      if (res instanceof RateLimiterRes) return waitS(res.msBeforeNext);
+      throw res;
     }
-    w.count += 1;
-    return w.count > this.limit ? Math.max(1, Math.ceil((w.resetAt - now) / 1000)) : 0;
   }
 
   /** Seconds until `key` may try again without counting a hit (0 when it may now). */
-  blockedFor(key: string): number {
-    const w = this.#windows.get(key);
-    const now = this.now();
-    if (!w || w.resetAt <= now || w.count < this.limit) return 0;
-    return Math.max(1, Math.ceil((w.resetAt - now) / 1000));
+  async blockedFor(key: string): Promise<number> {
+    const res = await this.#rl.get(key);
+    if (!res || res.consumedPoints < this.limit || res.msBeforeNext <= 0) return 0;
+    return waitS(res.msBeforeNext);
   }
 
-  reset(key: string): void {
-    this.#windows.delete(key);
+  async reset(key: string): Promise<void> {
+    await this.#rl.delete(key);
   }
 
-  #expire(): void {
-    const now = this.now();
-    for (const [k, w] of this.#windows) if (w.resetAt <= now) this.#windows.delete(k);
-  }
-
-  close(): void {
-    clearInterval(this.#sweep);
-  }
+  /** Nothing to release: the store's timers do not hold the process open. Kept for symmetry with other stores. */
+  close(): void {}
 }
 
 /** One action's limits: per user and per client address, over the same window. */
@@ -61,15 +55,20 @@ export function actionLimit(name: string, perUserPerMinute: number, perAddressPe
   return { name, perUser: new RateLimiter(perUserPerMinute, 60_000), perAddress: new RateLimiter(perAddressPerMinute, 60_000) };
 }
 
+/** RATE_LIMITED (429 with `Retry-After`, or the WebSocket's `retryAfterS`). */
+export function rateLimited(what: string, waitSeconds: number): AppError {
+  return new AppError('RATE_LIMITED', `Too many ${what}; try again in ${waitSeconds} s.`, { retryAfterS: waitSeconds });
+}
+
 /**
  * Counts one attempt of the action by `userId` from `ip`; throws RATE_LIMITED (429, `Retry-After`) when either
  * limit is crossed. Call it before any work is done, so a refused attempt costs nothing.
  */
-export function enforce(limit: ActionLimit, userId: string, ip: string, onLimited?: (name: string) => void): void {
-  const wait = Math.max(limit.perUser.hit(userId), limit.perAddress.hit(ip));
+export async function enforce(limit: ActionLimit, userId: string, ip: string, onLimited?: (name: string) => void): Promise<void> {
+  const wait = Math.max(await limit.perUser.hit(userId), await limit.perAddress.hit(ip));
   if (wait === 0) return;
   onLimited?.(limit.name);
-  throw new AppError('RATE_LIMITED', `Too many ${limit.name} requests; try again in ${wait} s.`, { retryAfterS: wait });
+  throw rateLimited(`${limit.name} requests`, wait);
 }
 
 export function closeLimit(limit: ActionLimit): void {

@@ -67,7 +67,7 @@ export interface ProtocolDeps {
   /** Active jobs of a user, sent when they subscribe to `jobs` (the jobs feature provides it). */
   readonly jobsSnapshot?: (userId: string) => Promise<unknown[]>;
   /** Counts a live.offer against the rate limits; throws RATE_LIMITED when over. */
-  readonly limitLive?: (userId: string, ip: string) => void;
+  readonly limitLive?: (userId: string, ip: string) => Promise<void>;
 }
 
 /** The upgrade request as the authenticator reads it (read everything from the library's request first). */
@@ -138,7 +138,7 @@ async function handle(d: ProtocolDeps, conn: ClientConn, msg: ClientMessage): Pr
       return;
     }
     case 'live.offer': {
-      d.limitLive?.(userId, conn.ip);
+      await d.limitLive?.(userId, conn.ip);
       const { session, answer } = await d.live().start({
         userId,
         sdp: msg.sdp,

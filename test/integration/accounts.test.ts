@@ -110,6 +110,21 @@ describe('accounts', () => {
     expect((await errorOf(limited)).code).toBe('RATE_LIMITED');
   });
 
+  it('failures from one address do not lock the owner out from another (hostile review, defect 10)', async () => {
+    const t = await startTestServer({ LOGIN_MAX_PER_ACCOUNT: '10', LOGIN_MAX_PER_ADDRESS: '1000', TRUST_PROXY: 'true' });
+    try {
+      const { email, password } = await signUp(t);
+      const from = (ip: string, pw: string): Promise<Response> =>
+        t.call('POST', '/api/v1/auth/login', { body: { email, password: pw }, headers: { 'x-forwarded-for': ip } });
+      for (let i = 0; i < 10; i++) expect((await from('203.0.113.9', 'wrong password!')).status).toBe(401);
+      expect((await from('203.0.113.9', 'wrong password!')).status).toBe(429);
+      expect((await from('203.0.113.9', password)).status).toBe(429); // the guesser stays locked out
+      expect((await from('198.51.100.7', password)).status).toBe(200); // the owner, elsewhere, signs in
+    } finally {
+      await t.close();
+    }
+  });
+
   it('rate-limits attempts per address', async () => {
     const t = await startTestServer({ LOGIN_MAX_PER_ADDRESS: '3' });
     try {

@@ -50,7 +50,8 @@ export function accountRoutes(deps: AppDeps): Route[] {
         summary: 'Sign in',
         description:
           'Returns a bearer token and sets the HttpOnly session cookie. Unknown email and wrong password give the same 401. ' +
-          'Attempts are limited per account and per address (429 with Retry-After).',
+          'Failed attempts are limited per account and address together, and all attempts per address (429 with Retry-After); ' +
+          'failures from one address never lock the account for others.',
         tags: ['Accounts'],
         requestBody: jsonBody(ref('Credentials')),
         responses: {
@@ -71,8 +72,11 @@ export function accountRoutes(deps: AppDeps): Route[] {
         }
         const email = body['email'].trim().toLowerCase();
         const password = body['password'];
+        // Failures count per account *from one address*: someone guessing from elsewhere cannot lock the owner
+        // out. Every attempt counts per address, which bounds guessing at many accounts from one place.
         const { perAccount, perAddress } = deps.loginLimits;
-        const wait = Math.max(perAddress.hit(req.ip), perAccount.blockedFor(email));
+        const pair = `${email}\u0000${req.ip}`;
+        const wait = Math.max(await perAddress.hit(req.ip), await perAccount.blockedFor(pair));
         if (wait > 0) {
           throw new AppError('RATE_LIMITED', `Too many sign-in attempts; try again in ${wait} s.`, { retryAfterS: wait });
         }
@@ -87,10 +91,12 @@ export function accountRoutes(deps: AppDeps): Route[] {
           await verifyAgainstNothing(password.slice(0, 256)); // same timing and answer as a wrong password
         }
         if (!valid || !user) {
-          perAccount.hit(email);
+          if ((await perAccount.hit(pair)) > 0) {
+            deps.logger.warn({ email, ip: req.ip, limit: perAccount.limit }, 'failed sign-ins: burst from one address on one account');
+          }
           throw new AppError('UNAUTHENTICATED', BAD_CREDENTIALS);
         }
-        perAccount.reset(email);
+        await perAccount.reset(pair);
         const { token, expiresAt } = await createSession(db, user.id, config.sessionTtlDays);
         return json(
           200,

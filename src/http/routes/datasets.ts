@@ -120,7 +120,7 @@ export function datasetRoutes(deps: AppDeps): Route[] {
       },
       handler: async ({ req, params, auth }) => {
         const userId = auth!.user.id;
-        enforce(deps.limits.uploads, userId, req.ip, (name) => deps.metrics.rateLimited.inc({ limit: name }));
+        await enforce(deps.limits.uploads, userId, req.ip, (name) => deps.metrics.rateLimited.inc({ limit: name }));
         const dataset = await getDataset(db, userId, params['id']);
         if (!req.bodyStream) throw new AppError('INTERNAL', 'Upload route without a body stream.');
         const ids = await storeUpload({ db, config, ffprobePath: deps.ffprobePath }, userId, dataset.id, req.bodyStream, req.headers);

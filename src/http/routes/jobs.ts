@@ -41,7 +41,7 @@ export function jobRoutes(deps: AppDeps): Route[] {
         },
       },
       handler: async ({ req, auth }) => {
-        enforce(deps.limits.jobs, auth!.user.id, req.ip, (name) => deps.metrics.rateLimited.inc({ limit: name }));
+        await enforce(deps.limits.jobs, auth!.user.id, req.ip, (name) => deps.metrics.rateLimited.inc({ limit: name }));
         const body = readJson(req);
         const job = await submitJob(deps.jobs, auth!.user.id, body['datasetId'], body['model']);
         return json(202, { job: toPublicJob(job) });

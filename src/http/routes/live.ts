@@ -71,7 +71,7 @@ export function liveRoutes(deps: AppDeps): Route[] {
       handler: async ({ req, auth }) => {
         const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
         if (type !== 'application/sdp') throw new AppError('UNSUPPORTED_MEDIA', 'Send the offer with Content-Type: application/sdp.');
-        enforce(deps.limits.live, auth!.user.id, req.ip, (name) => deps.metrics.rateLimited.inc({ limit: name }));
+        await enforce(deps.limits.live, auth!.user.id, req.ip, (name) => deps.metrics.rateLimited.inc({ limit: name }));
         const { session, answer } = await live.start({
           userId: auth!.user.id,
           via: 'whip',
