@@ -27,9 +27,12 @@ import { LiveManager } from './live/manager.js';
 import { toTokens } from './tokens/amount.js';
 import { onBalanceChange } from './tokens/ledger.js';
 import { userTopic, WsHub } from './ws/hub.js';
+import { MessageLimit } from './ws/protocol.js';
 import { datasetRoutes } from './http/routes/datasets.js';
 import { jobRoutes } from './http/routes/jobs.js';
-import { JobEventListener } from './jobs/events.js';
+import { JOB_CHANNEL, type JobEvent } from './jobs/events.js';
+import { NotifyListener } from './db/listener.js';
+import { AUTH_CHANNEL, liveSessionIds, type AuthRevoked } from './accounts/sessions.js';
 import { JobQueue } from './jobs/queue.js';
 import { Metrics } from './metrics.js';
 import { activeJobs, toPublicJob } from './jobs/repo.js';
@@ -189,6 +192,11 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     trustProxy: config.trustProxy,
     jobsSnapshot: async (userId) => (await activeJobs(db, userId)).map(toPublicJob),
     limitLive: (userId, ip) => enforce(limits.live, userId, ip, onLimited),
+    maxPerUser: config.ws.maxPerUser,
+    messageLimit: new MessageLimit(config.ws.messagesPerS),
+    validSessions: (ids) => liveSessionIds(db, ids),
+    signInCheckMs: config.ws.signInCheckMs,
+    signedIn: async (id) => (await liveSessionIds(db, [id])).has(id),
     onDropped: () => metrics.wsDropped.inc(),
   });
   hubRef.current = wsHub;
@@ -201,8 +209,16 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     const rows = await db.selectFrom('jobs').select(['state', (eb) => eb.fn.countAll<string>().as('n')]).groupBy('state').execute();
     return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
   };
-  // Job events from every process (this one's worker, separate workers, other servers) reach this hub.
-  const jobEvents = new JobEventListener(database.url, (e) => wsHub.publish(`jobs:${e.userId}`, { type: 'job', job: e.job }), logger);
+  // Job events from every process (this one's worker, separate workers, other servers) reach this hub, and so
+  // do ended sign-ins (logout on any server closes the sockets they opened here).
+  const jobEvents = new NotifyListener(
+    database.url,
+    {
+      [JOB_CHANNEL]: (e) => wsHub.publish(`jobs:${(e as JobEvent).userId}`, { type: 'job', job: (e as JobEvent).job }),
+      [AUTH_CHANNEL]: (e) => wsHub.revoke(e as AuthRevoked),
+    },
+    logger,
+  );
   let worker: JobWorker | undefined;
   const stopBalanceEvents = onBalanceChange((userId, milli) => wsHub.publish(userTopic(userId), { type: 'balance', balance: toTokens(milli) }));
   let port: number;

@@ -49,6 +49,14 @@ export interface Config {
    * 30); per client address three times as many.
    */
   readonly rateLimits: { readonly live: number; readonly uploads: number; readonly jobs: number };
+  /**
+   * WebSockets: open sockets per user (WS_MAX_PER_USER, default 16; past it a new socket is closed with 1008) and
+   * messages per socket per second (WS_MESSAGES_PER_S, default 20, counted over 5 s windows; past it a message gets
+   * a RATE_LIMITED `error`, and a socket that sends twice the limit in a window is closed with 1008). Sockets
+   * whose sign-in session has expired are found and closed every WS_SIGNIN_CHECK_S (default 30); a logout closes
+   * its sockets at once.
+   */
+  readonly ws: { readonly maxPerUser: number; readonly messagesPerS: number; readonly signInCheckMs: number };
   /** Time allowed for in-flight work at shutdown (SHUTDOWN_GRACE_MS, default 10000). */
   readonly shutdownGraceMs: number;
   /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset, it is open (default). */
@@ -291,6 +299,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       priceImageMilli: tokens(env, 'PRICE_IMAGE', '0.75', false),
       priceVideoFrameMilli: tokens(env, 'PRICE_VIDEO_FRAME', '0.5', false),
       priceLiveFrameMilli: tokens(env, 'PRICE_LIVE_FRAME', '0.5', false),
+    },
+    ws: {
+      maxPerUser: int(env, 'WS_MAX_PER_USER', 16, 1, 10_000),
+      messagesPerS: int(env, 'WS_MESSAGES_PER_S', 20, 1, 10_000),
+      signInCheckMs: int(env, 'WS_SIGNIN_CHECK_S', 30, 1, 3600) * 1000,
     },
     loginLimit: {
       perAccount: int(env, 'LOGIN_MAX_PER_ACCOUNT', 10, 1, 1_000_000),

@@ -34,6 +34,7 @@ const TEXT = { binary: false } as const;
 interface SocketData {
   readonly id: string;
   readonly userId: string;
+  readonly authSessionId: string;
   readonly ip: string;
   readonly topics: Set<string>;
   closed: boolean;
@@ -126,7 +127,7 @@ export class WsPackageHub {
         return;
       }
       socket.removeListener('error', onSocketError);
-      const data: SocketData = { id: req.id, userId: decision.auth.user.id, ip: req.ip, topics: new Set(), closed: false, alive: true };
+      const data: SocketData = { id: req.id, userId: decision.auth.user.id, authSessionId: decision.auth.sessionId, ip: req.ip, topics: new Set(), closed: false, alive: true };
       this.#wss.handleUpgrade(r, socket, head, (ws) => this.#open(ws, data));
     });
   }
@@ -138,6 +139,7 @@ export class WsPackageHub {
       subscribe: (topic) => this.#subscribe(ws, data, topic),
       unsubscribe: (topic) => this.#unsubscribe(ws, data, topic),
       send: (text) => ws.send(text),
+      end: (code, reason) => ws.close(code, reason),
     });
     ws.on('pong', () => {
       data.alive = true;

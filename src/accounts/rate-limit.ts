@@ -20,11 +20,16 @@ export class RateLimiter {
 
   /** Counts one hit; returns the seconds to wait when over the limit, or 0 when allowed. */
   async hit(key: string): Promise<number> {
+    return (await this.take(key)).wait;
+  }
+
+  /** Counts one hit; returns the seconds to wait (0 when allowed) and the hits counted in this window. */
+  async take(key: string): Promise<{ wait: number; count: number }> {
     try {
-      await this.#rl.consume(key);
-      return 0;
+      const res = await this.#rl.consume(key);
+      return { wait: 0, count: res.consumedPoints };
     } catch (res) {
-      if (res instanceof RateLimiterRes) return waitS(res.msBeforeNext);
+      if (res instanceof RateLimiterRes) return { wait: waitS(res.msBeforeNext), count: res.consumedPoints };
       throw res;
     }
   }

@@ -5,7 +5,8 @@
 import { sha256 } from '@oslojs/crypto/sha2';
 import { encodeBase32LowerCaseNoPadding, encodeHexLowerCase } from '@oslojs/encoding';
 import { randomBytes } from 'node:crypto';
-import type { DbOrTx, User } from '../db/schema.js';
+import { notify } from '../db/listener.js';
+import type { Db, DbOrTx, User } from '../db/schema.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -67,8 +68,31 @@ export async function validateSessionToken(db: DbOrTx, token: string, ttlDays: n
   return { sessionId, user, expiresAt, extended };
 }
 
-export async function invalidateSession(db: DbOrTx, sessionId: string): Promise<void> {
-  await db.deleteFrom('sessions').where('id', '=', sessionId).execute();
+/** Sent when sign-in sessions end early, so every server closes the sockets they opened. */
+export const AUTH_CHANNEL = 'lookout_auth';
+export type AuthRevoked = { sessionId: string } | { userId: string };
+
+/** Ends a sign-in session (logout) and tells every server, which closes the WebSockets it authenticated. */
+export async function invalidateSession(db: Db, sessionId: string): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    await tx.deleteFrom('sessions').where('id', '=', sessionId).execute();
+    await notify(tx, AUTH_CHANNEL, { sessionId } satisfies AuthRevoked);
+  });
+}
+
+/** Ends every sign-in session of a user (disabled, deleted) and tells every server to close their sockets. */
+export async function invalidateUserSessions(db: Db, userId: string): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    await tx.deleteFrom('sessions').where('user_id', '=', userId).execute();
+    await notify(tx, AUTH_CHANNEL, { userId } satisfies AuthRevoked);
+  });
+}
+
+/** Of these session ids, the ones still signed in now (unexpired). */
+export async function liveSessionIds(db: DbOrTx, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db.selectFrom('sessions').select('id').where('id', 'in', [...ids]).where('expires_at', '>', new Date()).execute();
+  return new Set(rows.map((r) => r.id));
 }
 
 export async function deleteExpiredSessions(db: DbOrTx): Promise<number> {

@@ -2,12 +2,34 @@
 import { AppError } from '../errors.js';
 
 const MAX_SDP_BYTES = 64 * 1024;
+/** Media sections in one offer: a camera needs one video section, perhaps audio and a data channel. */
+export const MAX_SDP_SECTIONS = 8;
+/** ICE candidates one session takes, in its offer and trickled (WHIP PATCH and live.ice) together. */
+export const MAX_ICE_CANDIDATES = 64;
+/** ICE candidates in one trickle request (a WHIP PATCH body or one live.ice message). */
+export const MAX_ICE_PER_REQUEST = 32;
+
+/** Counts the lines of `text` that start with `prefix`, stopping as soon as the count passes `max`. */
+export function countLines(text: string, prefix: string, max: number): number {
+  let n = 0;
+  for (let at = text.startsWith(prefix) ? 0 : text.indexOf(`\n${prefix}`); at !== -1; at = text.indexOf(`\n${prefix}`, at + 1)) {
+    if (++n > max) break;
+  }
+  return n;
+}
 
 /** Checks that a client's offer is an SDP offer with a video section; throws VALIDATION_FAILED otherwise. */
 export function assertVideoOffer(sdp: unknown): asserts sdp is string {
   if (typeof sdp !== 'string' || sdp.length === 0) throw new AppError('VALIDATION_FAILED', 'The offer must be an SDP string.');
   if (sdp.length > MAX_SDP_BYTES) throw new AppError('VALIDATION_FAILED', `The offer is larger than ${MAX_SDP_BYTES} bytes.`);
   if (!/^v=0\r?\n/.test(sdp)) throw new AppError('VALIDATION_FAILED', 'The offer is not SDP (it must start with "v=0").');
+  // Bound the work a peer connection does on it before handing it over (each section and candidate costs).
+  if (countLines(sdp, 'm=', MAX_SDP_SECTIONS) > MAX_SDP_SECTIONS) {
+    throw new AppError('VALIDATION_FAILED', `The offer has more than ${MAX_SDP_SECTIONS} media sections.`);
+  }
+  if (countLines(sdp, 'a=candidate:', MAX_ICE_CANDIDATES) > MAX_ICE_CANDIDATES) {
+    throw new AppError('VALIDATION_FAILED', `The offer has more than ${MAX_ICE_CANDIDATES} ICE candidates.`);
+  }
   const video = sdp.split(/^(?=m=)/m).filter((section) => section.startsWith('m=video '));
   if (video.length === 0) throw new AppError('VALIDATION_FAILED', 'The offer has no video section (m=video).');
   // A section without a direction attribute is sendrecv (RFC 4566).
@@ -39,4 +61,19 @@ export function announceAddress(sdp: string, address: string | undefined): strin
 export function liveCodecOf(mimeType: string): 'vp8' | 'h264' | undefined {
   const m = mimeType.toLowerCase();
   return m === 'video/vp8' ? 'vp8' : m === 'video/h264' ? 'h264' : undefined;
+}
+
+/**
+ * The candidates of a WHIP trickle body (RFC 8840 `application/trickle-ice-sdpfrag`), as RTCIceCandidateInit
+ * objects. Refuses more than MAX_ICE_PER_REQUEST before building any of them.
+ */
+export function trickleCandidates(fragment: string): Array<{ candidate: string; sdpMLineIndex: number; sdpMid?: string }> {
+  if (countLines(fragment, 'a=candidate:', MAX_ICE_PER_REQUEST) > MAX_ICE_PER_REQUEST) {
+    throw new AppError('VALIDATION_FAILED', `Send at most ${MAX_ICE_PER_REQUEST} candidates in one request.`);
+  }
+  const lines = fragment.split(/\r?\n/);
+  const mid = lines.find((l) => l.startsWith('a=mid:'))?.slice('a=mid:'.length).trim();
+  return lines
+    .filter((l) => l.startsWith('a=candidate:'))
+    .map((l) => ({ candidate: l.slice(2).trim(), sdpMLineIndex: 0, ...(mid ? { sdpMid: mid } : {}) }));
 }

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { RTCPeerConnection, useH264, useOPUS, usePCMU, useVP8, type RTCDataChannel, type RTCRtpTransceiver, type RtpPacket } from 'werift';
 import type { Config } from '../config.js';
 import type { Db, LiveEndReason } from '../db/schema.js';
+import { RateLimiter, rateLimited } from '../accounts/rate-limit.js';
 import { AppError, isAppError } from '../errors.js';
 import type { DetectResult, Detector } from '../inference/types.js';
 import type { Logger } from '../log.js';
@@ -28,7 +29,7 @@ import { LatencyHistogram, LatencyWindow, round1 } from './latency.js';
 import type { DetectionsMessage, LiveEvent, LiveStats } from './messages.js';
 import { finishLiveSession, insertLiveSession, updateLiveProgress, type LiveProgress } from './repo.js';
 import type { DetectorScheduler, FrameSource } from './scheduler.js';
-import { announceAddress, assertVideoOffer, liveCodecOf } from './sdp.js';
+import { announceAddress, assertVideoOffer, countLines, liveCodecOf, MAX_ICE_CANDIDATES, MAX_ICE_PER_REQUEST } from './sdp.js';
 
 export interface LiveSessionDeps {
   readonly db: Db;
@@ -71,6 +72,9 @@ const MAX_LATE_IN_A_ROW = 5;
 const PLI_MIN_INTERVAL_MS = 500;
 const STATS_INTERVAL_MS = 1000;
 const MAX_DETECTOR_ERRORS_IN_A_ROW = 10;
+/** Trickle requests (WHIP PATCH, live.ice) one session takes per window. */
+const TRICKLE_PER_WINDOW = 20;
+const TRICKLE_WINDOW_MS = 10_000;
 
 export class LiveSession implements FrameSource {
   readonly id: string;
@@ -108,6 +112,9 @@ export class LiveSession implements FrameSource {
   #lastRtpAt: number;
   #lastPliAt = -Infinity;
   #timer: NodeJS.Timeout | undefined;
+  /** ICE candidates taken (offer and trickle), and trickle requests per window. */
+  #candidates = 0;
+  readonly #trickle = new RateLimiter(TRICKLE_PER_WINDOW, TRICKLE_WINDOW_MS);
   #detecting: Promise<void> | undefined;
   #ending: Promise<void> | undefined;
 
@@ -198,6 +205,7 @@ export class LiveSession implements FrameSource {
 
   async #negotiate(sdp: string): Promise<string> {
     const pc = this.#pc;
+    this.#candidates = countLines(sdp, 'a=candidate:', MAX_ICE_CANDIDATES);
     pc.onDataChannel.subscribe((dc) => {
       if (dc.label === 'detections') this.#dc = dc;
     });
@@ -226,16 +234,41 @@ export class LiveSession implements FrameSource {
     return announceAddress(local, this.#d.live.announcedAddress);
   }
 
-  /** Trickled ICE from the client. */
-  async addIceCandidate(candidate: unknown): Promise<void> {
-    const c = typeof candidate === 'string' ? { candidate } : candidate;
-    if (typeof c !== 'object' || c === null || typeof (c as { candidate?: unknown }).candidate !== 'string') {
-      throw new AppError('VALIDATION_FAILED', 'candidate must be an ICE candidate string or {candidate, sdpMid, sdpMLineIndex}.');
+  /**
+   * Trickled ICE from the client (a WHIP PATCH or a live.ice message): a candidate string (its m-line index
+   * defaults to 0, the video section) or {candidate, sdpMid, sdpMLineIndex}. A request is refused whole, before
+   * any candidate is added, when it holds more than MAX_ICE_PER_REQUEST, comes too often, or would take the
+   * session past MAX_ICE_CANDIDATES: a peer connection's cost per candidate grows with the candidates it has.
+   */
+  async addIceCandidates(candidates: readonly unknown[]): Promise<void> {
+    if (candidates.length > MAX_ICE_PER_REQUEST) {
+      throw new AppError('VALIDATION_FAILED', `Send at most ${MAX_ICE_PER_REQUEST} candidates in one request.`);
     }
-    try {
-      await this.#pc.addIceCandidate(c);
-    } catch (err) {
-      throw new AppError('VALIDATION_FAILED', `The ICE candidate was refused: ${describe(err)}.`);
+    const inits = candidates.map((candidate) => {
+      const c = typeof candidate === 'string' ? { candidate, sdpMLineIndex: 0 } : candidate;
+      const o = c as { candidate?: unknown; sdpMid?: unknown; sdpMLineIndex?: unknown } | null;
+      if (
+        typeof o !== 'object' || o === null || typeof o.candidate !== 'string' || o.candidate.length > 512 ||
+        (o.sdpMid !== undefined && o.sdpMid !== null && typeof o.sdpMid !== 'string') ||
+        (o.sdpMLineIndex !== undefined && o.sdpMLineIndex !== null && !Number.isInteger(o.sdpMLineIndex))
+      ) {
+        throw new AppError('VALIDATION_FAILED', 'candidate must be an ICE candidate string or {candidate, sdpMid, sdpMLineIndex}.');
+      }
+      return { candidate: o.candidate, sdpMLineIndex: typeof o.sdpMLineIndex === 'number' ? o.sdpMLineIndex : 0, ...(typeof o.sdpMid === 'string' ? { sdpMid: o.sdpMid } : {}) };
+    });
+    const wait = await this.#trickle.hit(this.id);
+    if (wait > 0) throw rateLimited('ICE trickle requests for this session', wait);
+    if (this.#candidates + inits.length > MAX_ICE_CANDIDATES) {
+      throw new AppError('VALIDATION_FAILED', `A session takes at most ${MAX_ICE_CANDIDATES} ICE candidates; it has ${this.#candidates}.`);
+    }
+    this.#candidates += inits.length;
+    for (const c of inits) {
+      if (this.#ending) return;
+      try {
+        await this.#pc.addIceCandidate(c);
+      } catch (err) {
+        throw new AppError('VALIDATION_FAILED', `The ICE candidate was refused: ${describe(err)}.`);
+      }
     }
   }
 

@@ -9,6 +9,7 @@
  * This file and http/uws.ts are the only ones that touch uWebSockets.js objects.
  */
 import uWS from 'uWebSockets.js';
+import type { AuthRevoked } from '../accounts/sessions.js';
 import type { LiveEvent } from '../live/messages.js';
 import {
   clientConn,
@@ -18,6 +19,8 @@ import {
   MAX_BACKPRESSURE_BYTES,
   MAX_MESSAGE_BYTES,
   onClientText,
+  POLICY_CLOSE,
+  SIGNED_OUT,
   upgradeRequest,
   userTopic,
   WS_PATH,
@@ -30,12 +33,22 @@ export { liveTopic, MAX_BACKPRESSURE_BYTES, userTopic, WS_PATH } from './protoco
 interface SocketData {
   readonly id: string;
   readonly userId: string;
+  readonly authSessionId: string;
   readonly ip: string;
   closed: boolean;
+  /** Counted against the user's socket cap (false for one closed at once for being over it). */
+  admitted: boolean;
 }
+
 
 export interface WsHubDeps extends ProtocolDeps {
   readonly app: uWS.TemplatedApp;
+  /** Open sockets one user may hold (WS_MAX_PER_USER); unset, no cap. */
+  readonly maxPerUser?: number;
+  /** Of these sign-in session ids, the ones still valid; the sweep closes the sockets of the others. */
+  readonly validSessions?: (ids: readonly string[]) => Promise<Set<string>>;
+  /** How often open sockets' sign-in sessions are checked (expiry, or a revocation whose event was missed). */
+  readonly signInCheckMs?: number;
   /** Told when a message to one socket is dropped because its client is not reading (publish drops are silent). */
   readonly onDropped?: () => void;
 }
@@ -43,6 +56,8 @@ export interface WsHubDeps extends ProtocolDeps {
 export class WsHub {
   readonly #d: WsHubDeps;
   readonly #sockets = new Set<uWS.WebSocket<SocketData>>();
+  readonly #perUser = new Map<string, number>();
+  readonly #sweeper: NodeJS.Timeout | undefined;
 
   constructor(deps: WsHubDeps) {
     this.#d = deps;
@@ -54,8 +69,16 @@ export class WsHub {
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => this.#upgrade(res, req, context),
       open: (ws) => {
+        const data = ws.getUserData();
         this.#sockets.add(ws);
-        ws.subscribe(userTopic(ws.getUserData().userId));
+        const n = this.#perUser.get(data.userId) ?? 0;
+        if (deps.maxPerUser !== undefined && n >= deps.maxPerUser) {
+          ws.end(POLICY_CLOSE, `Too many WebSockets: a user may have ${deps.maxPerUser} open.`);
+          return;
+        }
+        data.admitted = true;
+        this.#perUser.set(data.userId, n + 1);
+        ws.subscribe(userTopic(data.userId));
       },
       message: (ws, message, isBinary) => {
         // Copy out before any await: uWS reuses the buffer.
@@ -63,11 +86,53 @@ export class WsHub {
         void onClientText(this.#d, this.#conn(ws), text);
       },
       close: (ws, code) => {
-        this.#d.logger.debug({ socket: ws.getUserData().id, code }, 'ws: closed');
-        ws.getUserData().closed = true;
+        const data = ws.getUserData();
+        this.#d.logger.debug({ socket: data.id, code }, 'ws: closed');
+        data.closed = true;
         this.#sockets.delete(ws);
+        if (data.admitted) {
+          const n = (this.#perUser.get(data.userId) ?? 1) - 1;
+          if (n > 0) this.#perUser.set(data.userId, n);
+          else this.#perUser.delete(data.userId);
+        }
       },
     });
+    if (deps.validSessions) {
+      this.#sweeper = setInterval(() => void this.#sweepSignIns(), deps.signInCheckMs ?? 30_000);
+      this.#sweeper.unref();
+    }
+  }
+
+  /** Closes the sockets a sign-in session opened (logout), or all of a user's (disabled, deleted). */
+  revoke(e: AuthRevoked): number {
+    return this.#closeWhere((d) => ('sessionId' in e ? d.authSessionId === e.sessionId : d.userId === e.userId), SIGNED_OUT);
+  }
+
+  #closeWhere(pred: (d: SocketData) => boolean, reason: string): number {
+    let n = 0;
+    for (const ws of [...this.#sockets]) {
+      const d = ws.getUserData();
+      if (d.closed || !pred(d)) continue;
+      d.closed = true; // nothing more is sent to it, from now
+      ws.end(POLICY_CLOSE, reason);
+      n++;
+    }
+    return n;
+  }
+
+  /** Closes sockets whose sign-in session expired or was ended where this process did not hear of it. */
+  async #sweepSignIns(): Promise<void> {
+    const ids = [...new Set([...this.#sockets].map((ws) => ws.getUserData().authSessionId))];
+    try {
+      for (let i = 0; i < ids.length; i += 1000) {
+        const batch = ids.slice(i, i + 1000);
+        const valid = await this.#d.validSessions!(batch);
+        const gone = new Set(batch.filter((id) => !valid.has(id)));
+        if (gone.size > 0) this.#closeWhere((d) => gone.has(d.authSessionId), SIGNED_OUT);
+      }
+    } catch (err) {
+      this.#d.logger.warn({ err }, 'ws: checking sign-in sessions failed');
+    }
   }
 
   /** The protocol's view of a uWS socket; nothing touches `ws` once it has closed. */
@@ -76,6 +141,7 @@ export class WsHub {
     return clientConn(ws.getUserData(), {
       subscribe: (topic) => ws.subscribe(topic),
       unsubscribe: (topic) => ws.unsubscribe(topic),
+      end: (code, reason) => ws.end(code, reason),
       send: (text) => {
         // 2: dropped, the socket already holds maxBackpressure bytes its client has not read.
         if (ws.send(text, false) === 2) onDropped?.();
@@ -114,6 +180,7 @@ export class WsHub {
 
   /** Closes every socket (shutdown). */
   close(): void {
+    clearInterval(this.#sweeper);
     for (const ws of [...this.#sockets]) {
       if (!ws.getUserData().closed) ws.end(1001, 'server shutting down');
     }
@@ -137,7 +204,14 @@ export class WsHub {
       if (aborted) return;
       res.cork(() => {
         if (decision.ok) {
-          const data: SocketData = { id: req.id, userId: decision.auth.user.id, ip: req.ip, closed: false };
+          const data: SocketData = {
+            id: req.id,
+            userId: decision.auth.user.id,
+            authSessionId: decision.auth.sessionId,
+            ip: req.ip,
+            closed: false,
+            admitted: false,
+          };
           res.upgrade(data, key, protocol, extensions, context);
         } else {
           const body = JSON.stringify({ error: { code: decision.code, message: decision.message } });

@@ -9,6 +9,7 @@ import { AppError, isAppError, type ErrorCode } from '../errors.js';
 import type { Auth, HttpRequest } from '../http/types.js';
 import type { LiveManager } from '../live/manager.js';
 import type { Logger } from '../log.js';
+import { RateLimiter } from '../accounts/rate-limit.js';
 import { parseClientMessage, type ClientMessage } from './messages.js';
 
 export const WS_PATH = '/api/v1/ws';
@@ -19,30 +20,41 @@ export const MAX_BACKPRESSURE_BYTES = 1024 * 1024;
 /** A socket silent this long (pings unanswered) is closed. */
 export const IDLE_TIMEOUT_S = 120;
 
+/** The close reason of a socket whose sign-in session ended (logout, expiry, disabled user). */
+export const SIGNED_OUT = 'The sign-in session ended (signed out, expired or disabled).';
+
 export const userTopic = (userId: string): string => `user:${userId}`;
 export const jobsTopic = (userId: string): string => `jobs:${userId}`;
 export const liveTopic = (sessionId: string): string => `live:${sessionId}`;
+
+/** Close code for a socket closed by policy: signed out, too many sockets, too many messages (RFC 6455). */
+export const POLICY_CLOSE = 1008;
 
 /** One open socket, as the protocol sees it. */
 export interface ClientConn {
   readonly id: string;
   readonly userId: string;
+  /** The sign-in session that authenticated the upgrade: logging it out closes the socket. */
+  readonly authSessionId: string;
   readonly ip: string;
   /** True once the socket has closed: nothing more may be sent or subscribed. */
   readonly closed: boolean;
   subscribe(topic: string): void;
   unsubscribe(topic: string): void;
   send(message: object): void;
+  /** Closes the socket with a code and a reason the client can read. */
+  end(code: number, reason: string): void;
 }
 
 /** What a transport knows of a socket, and how it subscribes and sends; nothing is done once it has closed. */
 export function clientConn(
-  socket: { readonly id: string; readonly userId: string; readonly ip: string; readonly closed: boolean },
-  ops: { subscribe(topic: string): void; unsubscribe(topic: string): void; send(text: string): void },
+  socket: { readonly id: string; readonly userId: string; readonly authSessionId: string; readonly ip: string; readonly closed: boolean },
+  ops: { subscribe(topic: string): void; unsubscribe(topic: string): void; send(text: string): void; end(code: number, reason: string): void },
 ): ClientConn {
   return {
     id: socket.id,
     userId: socket.userId,
+    authSessionId: socket.authSessionId,
     ip: socket.ip,
     get closed() {
       return socket.closed;
@@ -56,7 +68,29 @@ export function clientConn(
     send: (message) => {
       if (!socket.closed) ops.send(JSON.stringify(message));
     },
+    end: (code, reason) => {
+      if (!socket.closed) ops.end(code, reason);
+    },
   };
+}
+
+/**
+ * Messages per socket: `perSecond`, counted over 5 s windows. Past it a message is answered with a RATE_LIMITED
+ * `error` and not handled; a socket that sends twice the limit in one window is closed.
+ */
+export class MessageLimit {
+  static readonly WINDOW_S = 5;
+  readonly #rl: RateLimiter;
+
+  constructor(readonly perSecond: number) {
+    this.#rl = new RateLimiter(perSecond * MessageLimit.WINDOW_S, MessageLimit.WINDOW_S * 1000);
+  }
+
+  async check(socketId: string): Promise<{ verdict: 'ok' } | { verdict: 'refuse' | 'close'; wait: number }> {
+    const { wait, count } = await this.#rl.take(socketId);
+    if (wait === 0) return { verdict: 'ok' };
+    return { verdict: count > 2 * this.#rl.limit ? 'close' : 'refuse', wait };
+  }
 }
 
 export interface ProtocolDeps {
@@ -68,6 +102,10 @@ export interface ProtocolDeps {
   readonly jobsSnapshot?: (userId: string) => Promise<unknown[]>;
   /** Counts a live.offer against the rate limits; throws RATE_LIMITED when over. */
   readonly limitLive?: (userId: string, ip: string) => Promise<void>;
+  /** Messages per socket (WS_MESSAGES_PER_S). */
+  readonly messageLimit?: MessageLimit;
+  /** Whether a sign-in session still holds; checked before anything that costs tokens or reads data. */
+  readonly signedIn?: (authSessionId: string) => Promise<boolean>;
 }
 
 /** The upgrade request as the authenticator reads it (read everything from the library's request first). */
@@ -96,6 +134,23 @@ export async function decideUpgrade(d: Pick<ProtocolDeps, 'authenticateUpgrade' 
 /** Handles one client frame (`text` undefined: a binary frame). A bad message gets an `error`; the socket stays open. */
 export async function onClientText(d: ProtocolDeps, conn: ClientConn, text: string | undefined): Promise<void> {
   let msg: ClientMessage | undefined;
+  if (d.messageLimit) {
+    // Before parsing: a flood costs one counter update per message.
+    const limited = await d.messageLimit.check(conn.id);
+    if (limited.verdict === 'close') {
+      conn.end(POLICY_CLOSE, `Too many messages: at most ${d.messageLimit.perSecond} a second.`);
+      return;
+    }
+    if (limited.verdict === 'refuse') {
+      conn.send({
+        type: 'error',
+        code: 'RATE_LIMITED',
+        message: `Too many messages: at most ${d.messageLimit.perSecond} a second; try again in ${limited.wait} s.`,
+        retryAfterS: limited.wait,
+      });
+      return;
+    }
+  }
   try {
     if (text === undefined) throw new AppError('VALIDATION_FAILED', 'Send text frames holding one JSON object each.');
     msg = parseClientMessage(text);
@@ -116,6 +171,11 @@ export async function onClientText(d: ProtocolDeps, conn: ClientConn, text: stri
 
 async function handle(d: ProtocolDeps, conn: ClientConn, msg: ClientMessage): Promise<void> {
   const { userId } = conn;
+  // A socket whose sign-in ended is being closed; until it is, it may not start or watch anything.
+  if ((msg.type === 'live.offer' || msg.type === 'subscribe') && d.signedIn && !(await d.signedIn(conn.authSessionId))) {
+    conn.end(POLICY_CLOSE, SIGNED_OUT);
+    throw new AppError('UNAUTHENTICATED', 'The sign-in session of this socket has ended; sign in again.');
+  }
   switch (msg.type) {
     case 'subscribe': {
       if (msg.topic === 'jobs') {
@@ -153,7 +213,7 @@ async function handle(d: ProtocolDeps, conn: ClientConn, msg: ClientMessage): Pr
       return;
     }
     case 'live.ice': {
-      await d.live().get(msg.sessionId, userId).addIceCandidate(msg.candidate);
+      await d.live().get(msg.sessionId, userId).addIceCandidates([msg.candidate]);
       return;
     }
     case 'live.stop': {

@@ -3,6 +3,7 @@ import { enforce } from '../../accounts/rate-limit.js';
 import path from 'node:path';
 import { AppError } from '../../errors.js';
 import { getLiveSession, listLiveSessions, toPublicSession } from '../../live/repo.js';
+import { MAX_ICE_CANDIDATES, MAX_ICE_PER_REQUEST, trickleCandidates } from '../../live/sdp.js';
 import type { AppDeps } from '../deps.js';
 import { beforeParam, json, limitParam, sendFile } from '../respond.js';
 import { BAD_REQUEST, errorResp, jsonResponse, obj, beforePageParams, ref, UNAUTH } from '../schemas.js';
@@ -97,11 +98,21 @@ export function liveRoutes(deps: AppDeps): Route[] {
       access: 'user',
       doc: {
         summary: 'Trickle ICE candidates to a WHIP session',
-        description: 'Body: an SDP fragment (`application/trickle-ice-sdpfrag`) holding `a=candidate:` lines.',
+        description:
+          `Body: an SDP fragment (\`application/trickle-ice-sdpfrag\`) holding \`a=candidate:\` lines: at most ${MAX_ICE_PER_REQUEST} ` +
+          `per request and ${MAX_ICE_CANDIDATES} per session (offer included), and at most 20 trickle requests (PATCH and ` +
+          'live.ice together) per session in 10 s.',
         tags: ['Live'],
         parameters: [idParam],
         requestBody: { required: true, content: { 'application/trickle-ice-sdpfrag': { schema: { type: 'string' } } } },
-        responses: { '204': 'Candidates added', ...BAD_REQUEST, ...UNAUTH, ...NOT_FOUND, '415': errorResp('Not a trickle-ice-sdpfrag body.') },
+        responses: {
+          '204': 'Candidates added',
+          ...BAD_REQUEST,
+          ...UNAUTH,
+          ...NOT_FOUND,
+          '415': errorResp('Not a trickle-ice-sdpfrag body.'),
+          '429': errorResp('Too many trickle requests for this session (RATE_LIMITED); see Retry-After.'),
+        },
       },
       handler: async ({ req, params, auth }) => {
         const session = live.get(params['id'], auth!.user.id);
@@ -109,13 +120,7 @@ export function liveRoutes(deps: AppDeps): Route[] {
         if (type !== 'application/trickle-ice-sdpfrag') {
           throw new AppError('UNSUPPORTED_MEDIA', 'Send candidates with Content-Type: application/trickle-ice-sdpfrag.');
         }
-        const lines = req.body.toString('utf8').split(/\r?\n/);
-        const mid = lines.find((l) => l.startsWith('a=mid:'))?.slice('a=mid:'.length).trim();
-        for (const line of lines) {
-          if (line.startsWith('a=candidate:')) {
-            await session.addIceCandidate({ candidate: line.slice(2).trim(), sdpMLineIndex: 0, ...(mid ? { sdpMid: mid } : {}) });
-          }
-        }
+        await session.addIceCandidates(trickleCandidates(req.body.toString('utf8')));
         return { status: 204 };
       },
     },
