@@ -89,7 +89,7 @@ describe('limits per user and per socket', () => {
     };
     await errors('NOT_FOUND', 20);
     const limited = await errors('RATE_LIMITED', 10);
-    expect(limited[0]).toMatchObject({ retryAfterS: expect.any(Number), message: expect.stringMatching(/at most 4 a second/) });
+    expect(limited[0]).toMatchObject({ retryAfterS: expect.any(Number) as unknown, message: expect.stringMatching(/at most 4 a second/) as unknown });
     expect(a.ws.readyState).toBe(a.ws.OPEN);
     // Twice the limit in one window closes it.
     for (let i = 0; i < 500; i++) a.send(probe);
