@@ -35,11 +35,17 @@ export function readJson(req: HttpRequest): Record<string, unknown> {
     throw new AppError('UNSUPPORTED_MEDIA', `Send JSON with Content-Type: application/json (got ${type}).`);
   }
   let value: unknown;
+  let nul: string | undefined;
   try {
-    value = JSON.parse(req.body.toString('utf8'));
+    // NUL cannot be stored in PostgreSQL text: refuse it here, in every field at once, rather than as a 500 later.
+    value = JSON.parse(req.body.toString('utf8'), (key, v: unknown) => {
+      if (nul === undefined && (key.includes('\0') || (typeof v === 'string' && v.includes('\0')))) nul = key;
+      return v;
+    });
   } catch {
     throw new AppError('VALIDATION_FAILED', 'Request body is not valid JSON.');
   }
+  if (nul !== undefined) throw new AppError('VALIDATION_FAILED', `${nul ? `"${nul.replace(/\0/g, '')}"` : 'The body'} holds a NUL character.`);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new AppError('VALIDATION_FAILED', 'Request body must be a JSON object.');
   }
@@ -62,7 +68,11 @@ export function beforeParam(req: HttpRequest): Date | undefined {
   const raw = req.query.get('before');
   if (raw === null) return undefined;
   const before = new Date(raw);
-  if (Number.isNaN(before.getTime())) throw new AppError('VALIDATION_FAILED', 'before must be an ISO-8601 timestamp.');
+  // Years PostgreSQL holds and ISO-8601 writes with four digits; JavaScript takes ±275,760.
+  const year = before.getUTCFullYear();
+  if (Number.isNaN(before.getTime()) || year < 1 || year > 9999) {
+    throw new AppError('VALIDATION_FAILED', 'before must be an ISO-8601 timestamp between the years 1 and 9999.');
+  }
   return before;
 }
 

@@ -70,6 +70,7 @@ export class Router {
     } catch {
       throw new AppError('VALIDATION_FAILED', 'The path is not valid URL encoding.');
     }
+    assertPlainText(decoded, req.query);
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     const allowed = new Set<string>();
     for (const c of this.#routes) {
@@ -81,6 +82,7 @@ export class Router {
       }
       let auth: (Auth & { refreshCookie?: string }) | null = null;
       req.route = c.route.path;
+      assertIds(params);
       if (c.route.access !== 'public') {
         auth = await this.authenticator.authenticate(req);
         if (!auth) throw new AppError('UNAUTHENTICATED', 'Sign in first: send a Bearer token or the session cookie.');
@@ -101,6 +103,30 @@ export class Router {
       throw new AppError('NOT_FOUND', `No route for ${req.method} ${req.path}; it answers ${allow}.`, { allow });
     }
     throw new AppError('NOT_FOUND', `No route for ${req.method} ${req.path}.`);
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Every object id in a path (`:id`, `:fileId`, ...) is a UUID; anything else is refused here, at the edge,
+ * before it can reach SQL as a value PostgreSQL rejects.
+ */
+function assertIds(params: Readonly<Record<string, string>>): void {
+  for (const [name, value] of Object.entries(params)) {
+    if ((name === 'id' || name.endsWith('Id')) && !UUID.test(value)) {
+      throw new AppError('VALIDATION_FAILED', `${name} "${value.slice(0, 64)}" is not a valid id.`);
+    }
+  }
+}
+
+/** NUL cannot be stored in PostgreSQL text, and is never meaningful in a path or query: refuse it at the edge. */
+function assertPlainText(segments: readonly string[], query: URLSearchParams): void {
+  if (segments.some((s) => s.includes('\0'))) throw new AppError('VALIDATION_FAILED', 'The path holds a NUL character.');
+  let n = 0;
+  for (const [k, v] of query) {
+    if (++n > 100) throw new AppError('VALIDATION_FAILED', 'The query string has more than 100 parameters.');
+    if (k.includes('\0') || v.includes('\0')) throw new AppError('VALIDATION_FAILED', `The query parameter ${JSON.stringify(k.replace(/\0/g, ''))} holds a NUL character.`);
   }
 }
 

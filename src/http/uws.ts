@@ -18,6 +18,8 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
+/** Bytes of a refused (too large) body read and dropped before the 413 is sent and the connection closed. */
+const DRAIN_MAX_BYTES = 16 * 1024 * 1024;
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export interface HttpServerOptions {
@@ -170,19 +172,20 @@ export class HttpServer {
     }
     const limit = this.opts.bodyLimitBytes;
     const declared = Number(headers['content-length'] ?? '0');
-    if (declared > limit) {
-      this.#write(res, tooLarge(limit), id, method, () => aborted, finish, true);
-      return;
-    }
     const chunks: Buffer[] = [];
     let size = 0;
-    let refused = false;
+    // Over the limit (declared, or crossed by a chunked body): keep reading and dropping the body, then answer 413,
+    // so the client, still writing, reads the answer instead of a reset (closing with unread data makes the kernel
+    // send RST). Past DRAIN_MAX_BYTES the connection is closed with the answer, as a bound on what is read for nothing.
+    let refused = declared > limit;
     res.onData((chunk, isLast) => {
-      if (refused) return;
       size += chunk.byteLength;
-      if (size > limit) {
+      if (!refused && size > limit) {
         refused = true;
-        this.#write(res, tooLarge(limit), id, method, () => aborted, finish, true);
+        chunks.length = 0;
+      }
+      if (refused) {
+        if (!finished && (isLast || size > DRAIN_MAX_BYTES)) this.#write(res, tooLarge(limit), id, method, () => aborted, finish, !isLast);
         return;
       }
       chunks.push(Buffer.from(chunk.slice(0))); // uWS reuses the chunk's memory after this callback

@@ -101,7 +101,7 @@ async function move(db: Db, m: Movement, sign: 1 | -1): Promise<BalanceChange> {
   assertAmount(m.amountMilli);
   if (m.key) {
     const prior = await priorEntry(db, m.key);
-    if (prior) return replay(db, prior, m);
+    if (prior) return replay(db, prior, m, sign);
   }
   try {
     const r = await db.transaction().execute((tx) => applyInTx(tx, m, sign));
@@ -111,14 +111,16 @@ async function move(db: Db, m: Movement, sign: 1 | -1): Promise<BalanceChange> {
     // Two requests with the same key raced: the loser's transaction rolled back whole; answer as a replay.
     if (m.key && isUniqueViolation(err)) {
       const prior = await priorEntry(db, m.key);
-      if (prior) return replay(db, prior, m);
+      if (prior) return replay(db, prior, m, sign);
     }
     throw err;
   }
 }
 
-async function replay(db: Db, prior: LedgerEntry, m: Movement): Promise<BalanceChange> {
-  if (prior.user_id !== m.userId) {
+async function replay(db: Db, prior: LedgerEntry, m: Movement, sign: 1 | -1): Promise<BalanceChange> {
+  // A replay is the same request again: same user, same amount, same kind. Anything else reusing the key is a
+  // mistake the caller must hear about, not a silent no-op.
+  if (prior.user_id !== m.userId || Number(prior.amount_milli) !== sign * m.amountMilli || prior.reason !== m.reason) {
     throw new AppError('CONFLICT', 'This idempotency key was already used for a different request.');
   }
   return { applied: false, balanceMilli: await currentBalance(db, m.userId), entryId: prior.id };
