@@ -51,10 +51,14 @@ interface Checked {
   costMilli: number;
 }
 
-/** A safe display name: the last path segment (or the zip entry's path), no control characters, at most 255 characters. */
+/**
+ * A safe display name: the last path segment (or the zip entry's path), at most 255 characters, without control
+ * characters or the bidirectional controls that make "exe.jpg" display as "gpj.exe" (U+202A-E, U+2066-9, U+200E-F,
+ * U+061C).
+ */
 export function cleanName(raw: string | undefined, fallback: string): string {
   // eslint-disable-next-line no-control-regex
-  const cleaned = (raw ?? '').replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  const cleaned = (raw ?? '').normalize('NFC').replace(/[\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c]/g, '').trim();
   return (cleaned || fallback).slice(-255);
 }
 
@@ -75,7 +79,7 @@ export const datasetDir = (dataDir: string, datasetId: string): string => path.j
 async function receiveFile(body: Readable, headers: Record<string, string>, tmpPath: string, maxBytes: number): Promise<{ filename: string | undefined; bytes: number; head: Buffer }> {
   let bb: busboy.Busboy;
   try {
-    bb = busboy({ headers, limits: { files: 1, fileSize: maxBytes, fields: 10, fieldSize: 1024, parts: 12 } });
+    bb = busboy({ headers, defParamCharset: 'utf8', limits: { files: 1, fileSize: maxBytes, fields: 10, fieldSize: 1024, parts: 12 } });
   } catch {
     throw new AppError('UNSUPPORTED_MEDIA', 'Send the upload as multipart/form-data with a boundary, the file in the field "file".');
   }
@@ -211,20 +215,24 @@ export async function storeUpload(ctx: UploadContext, userId: string, datasetId:
     if (!sniffed) throw new AppError('UNSUPPORTED_MEDIA', `The file is not ${ACCEPTED}.`);
     const checked: Checked[] = [];
     if (sniffed.kind === 'zip') {
+      // Each entry is checked (type, header, pixel count, decode) as soon as it is written: the first bad one
+      // stops the unpacking, rather than after everything has been written to disk.
       const entries = await extractZip(
         uploadTmp,
         dir,
         { maxEntries: config.uploads.zipMaxEntries, maxTotalBytes: config.uploads.zipMaxBytes, maxEntryBytes: config.uploads.maxBytes, maxRatio: config.uploads.zipMaxRatio },
         (entryName, head) => (sniffMedia(head) ? undefined : `"${entryName}" in the zip is not ${ACCEPTED}.`),
+        undefined,
+        async (e) => {
+          written.add(e.path);
+          const s = sniffMedia(await readHead(e.path));
+          if (!s) throw new AppError('UNSUPPORTED_MEDIA', `"${e.name}" in the zip is not ${ACCEPTED}.`);
+          checked.push(await checkMedia(ctx, e.path, cleanName(e.name, 'file'), s, e.bytes));
+        },
       );
       for (const e of entries) written.add(e.path);
       await rm(uploadTmp, { force: true });
       if (entries.length === 0) throw new AppError('VALIDATION_FAILED', 'The zip holds no images or videos.');
-      for (const e of entries) {
-        const s = sniffMedia(await readHead(e.path));
-        if (!s) throw new AppError('UNSUPPORTED_MEDIA', `"${e.name}" in the zip is not ${ACCEPTED}.`);
-        checked.push(await checkMedia(ctx, e.path, cleanName(e.name, 'file'), s, e.bytes));
-      }
     } else {
       checked.push(await checkMedia(ctx, uploadTmp, cleanName(got.filename, `upload.${EXT[sniffed.format] ?? 'bin'}`), sniffed, got.bytes));
     }

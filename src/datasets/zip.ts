@@ -23,7 +23,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -38,7 +38,11 @@ export interface ZipLimits {
   maxTotalBytes: number;
   /** Bytes actually decompressed for one entry; crossing → PAYLOAD_TOO_LARGE at once. */
   maxEntryBytes: number;
-  /** Uncompressed / compressed size of one entry, checked once it has produced more than 1 MiB. */
+  /**
+   * Uncompressed / compressed size, checked once more than 1 MiB has come out: of one entry, and of the whole
+   * archive (everything unpacked so far against the archive's size), so that many small entries that each
+   * stay under the floor cannot add up to a bomb.
+   */
   maxRatio: number;
 }
 
@@ -100,6 +104,8 @@ export async function extractZip(
   limits: ZipLimits,
   accept?: Accept,
   signal?: AbortSignal,
+  /** Runs on each entry as soon as it is written (a media check); throwing refuses the whole archive. */
+  afterEntry?: (entry: ExtractedEntry) => Promise<void>,
 ): Promise<ExtractedEntry[]> {
   signal?.throwIfAborted();
   const extracted: ExtractedEntry[] = [];
@@ -107,6 +113,7 @@ export async function extractZip(
   let zip: ZipFile | undefined;
   let reading: string | undefined; // the entry being streamed, for damage messages
   try {
+    const archiveBytes = (await stat(zipPath)).size;
     zip = await openZip(zipPath);
     // Fail fast on a central directory that claims far too many records. Directories and junk are not
     // counted against maxEntries, but a macOS zip has a `__MACOSX/._x` twin per file and per folder, so an
@@ -125,14 +132,16 @@ export async function extractZip(
         throw new AppError('PAYLOAD_TOO_LARGE', `The zip holds more than ${limits.maxEntries} files.`);
       }
       const file = path.join(tmpDir, `.zip-${randomBytes(12).toString('hex')}.part`);
-      const guard = new EntryGuard(name, entry, total, limits, accept);
+      const guard = new EntryGuard(name, entry, total, archiveBytes, limits, accept);
       reading = name;
       const source = await openEntry(zip, entry);
       written.push(file); // before the stream creates it, so cleanup never misses it
       await pipeline(source, guard, createWriteStream(file, { flags: 'wx' }), { signal });
       reading = undefined;
       total += guard.bytes;
-      extracted.push({ name, path: file, bytes: guard.bytes });
+      const done = { name, path: file, bytes: guard.bytes };
+      extracted.push(done);
+      await afterEntry?.(done);
     }
     return extracted;
   } catch (err) {
@@ -222,6 +231,7 @@ class EntryGuard extends Transform {
     private readonly name: string,
     private readonly entry: Entry,
     private readonly before: number,
+    private readonly archiveBytes: number,
     private readonly limits: ZipLimits,
     private readonly accept: Accept | undefined,
   ) {
@@ -265,6 +275,10 @@ class EntryGuard extends Transform {
     // file. Comparing against the whole of it refuses exactly the entries whose final ratio is too high.
     if (this.bytes > RATIO_FLOOR && this.bytes > maxRatio * this.entry.compressedSize) {
       throw new AppError('PAYLOAD_TOO_LARGE', `The zip entry ${quote(this.name)} expands more than ${maxRatio} times; it looks like a zip bomb.`);
+    }
+    const all = this.before + this.bytes;
+    if (all > RATIO_FLOOR && all > maxRatio * this.archiveBytes) {
+      throw new AppError('PAYLOAD_TOO_LARGE', `The zip expands more than ${maxRatio} times its ${this.archiveBytes} bytes (reached at ${quote(this.name)}); it looks like a zip bomb.`);
     }
   }
 

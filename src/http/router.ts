@@ -57,6 +57,11 @@ export class Router {
       return await this.#dispatch(req);
     } catch (err) {
       if (isAppError(err)) return fromAppError(err);
+      if (err instanceof Error && err.name === 'ClientGone') {
+        // Nobody is left to answer; a cut-off upload is ordinary, not an error of ours.
+        this.logger.info({ reqId: req.id, method: req.method, path: req.path }, 'request body cut off: the client went away');
+        return errorResponse('VALIDATION_FAILED', 'The request body was cut off.');
+      }
       this.logger.error({ err, reqId: req.id, method: req.method, path: req.path }, 'unhandled error');
       return errorResponse('INTERNAL', 'Something went wrong on our side; the error was logged.');
     }

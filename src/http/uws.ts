@@ -163,7 +163,8 @@ export class HttpServer {
           this.#write(res, answer, id, method, () => aborted, finish);
         };
         this.opts.handle(req).then(write, (err: unknown) => {
-          this.opts.logger.error({ err, reqId: id }, 'handler crashed');
+          if (aborted) this.opts.logger.info({ reqId: id, err: err instanceof Error ? err.message : String(err) }, 'request body cut off: the client went away');
+          else this.opts.logger.error({ err, reqId: id }, 'handler crashed');
           write(internalError());
         });
       });
@@ -227,7 +228,7 @@ export class HttpServer {
     return {
       gone: () => {
         gone = true;
-        if (!ended) stream.destroy(new Error('The client went away during the upload.'));
+        if (!ended) stream.destroy(new ClientGone());
       },
       discardRest: () => {
         if (ended || discarding || gone) return;
@@ -324,6 +325,14 @@ export class HttpServer {
       if (!isAborted()) res.cork(() => res.close());
       finish(500);
     });
+  }
+}
+
+/** The client closed the connection while its request body was still coming: not a server fault. */
+export class ClientGone extends Error {
+  override readonly name = 'ClientGone';
+  constructor() {
+    super('The client went away during the upload.');
   }
 }
 

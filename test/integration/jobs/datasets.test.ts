@@ -83,6 +83,17 @@ describe('datasets', () => {
     expect(Buffer.from(await content.arrayBuffer()).equals(images[0]!.bytes)).toBe(true);
   });
 
+  it('keeps UTF-8 file names as sent and strips bidirectional overrides (hostile review, defect 12)', async () => {
+    const ds = await createDataset(s, token);
+    const names: string[] = [];
+    for (const sent of ['ünïcødé.jpg', 'invoice\u202Egpj.exe.jpg']) {
+      const r = await upload(s, token, ds.id, sent, images[0]!.bytes);
+      expect(r.status).toBe(201);
+      names.push(((await r.json()) as { files: { name: string }[] }).files[0]!.name);
+    }
+    expect(names).toEqual(['ünïcødé.jpg', 'invoicegpj.exe.jpg']);
+  });
+
   it('unpacks a zip with folders into one file per entry', async () => {
     const ds = await createDataset(s, token);
     const zip = makeZip([

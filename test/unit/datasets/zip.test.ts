@@ -172,6 +172,41 @@ describe('extractZip', () => {
     expect((await refused('PAYLOAD_TOO_LARGE')).message).toMatch(/"bomb\.bin" expands more than 100 times; it looks like a zip bomb/);
   });
 
+  it('stops many small entries that add up to a bomb, by the ratio of the whole archive (hostile review, defect 6)', async () => {
+    // Each entry stays under the 1 MiB floor of the per-entry check; together they expand ~1000 times.
+    const entries = Array.from({ length: 100 }, (_, i) => ({ name: `${i}.jpg`, data: Buffer.alloc(MiB - 1), method: 'deflate' as const }));
+    await writeZip(zipPath, entries);
+    const seen: string[] = [];
+    const err = await extractZip(zipPath, tmp, DEFAULT_ZIP_LIMITS, undefined, undefined, async (e) => {
+      seen.push(e.name);
+    }).then(
+      () => undefined,
+      (e: unknown) => e as AppError,
+    );
+    expect(err?.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(err?.message).toMatch(/The zip expands more than 100 times its \d+ bytes/);
+    // Stopped after about 100 × the archive's size had come out, not after all 100 MiB.
+    const archive = (await readFile(zipPath)).length;
+    expect(seen.length).toBeLessThanOrEqual(Math.ceil((100 * archive) / MiB));
+    expect(await readdir(tmp)).toEqual([path.basename(zipPath)]); // every entry written was removed
+  });
+
+  it('runs afterEntry on each entry as soon as it is written, and a refusal there stops the rest', async () => {
+    await writeZip(zipPath, ['a.jpg', 'b.jpg', 'c.jpg'].map((name) => ({ name, data: JPEG })));
+    const seen: string[] = [];
+    const err = await extractZip(zipPath, tmp, DEFAULT_ZIP_LIMITS, undefined, undefined, async (e) => {
+      seen.push(e.name);
+      expect((await readFile(e.path)).length).toBe(JPEG.length);
+      if (e.name === 'b.jpg') throw new AppError('UNSUPPORTED_MEDIA', 'b is bad');
+    }).then(
+      () => undefined,
+      (e: unknown) => e as AppError,
+    );
+    expect(err?.message).toBe('b is bad');
+    expect(seen).toEqual(['a.jpg', 'b.jpg']);
+    expect(await readdir(tmp)).toEqual([path.basename(zipPath)]);
+  });
+
   it('caps each entry', async () => {
     await writeZip(zipPath, withGoodFirst({ name: 'big.png', data: PNG, method: 'deflate' }));
     const err = await refused('PAYLOAD_TOO_LARGE', { ...DEFAULT_ZIP_LIMITS, maxEntryBytes: PNG.length - 1 });
