@@ -24,6 +24,17 @@ export function parseCookies(header: string | undefined): Map<string, string> {
   return out;
 }
 
+/**
+ * Whether the session cookie gets `Secure`: always with COOKIE_SECURE, and for a request that came over HTTPS to a
+ * trusted proxy (TRUST_PROXY and `X-Forwarded-Proto: https`), so that the cookie of an HTTPS origin never travels
+ * over plain HTTP.
+ */
+export function cookieSecureFor(req: HttpRequest, cfg: { cookieSecure: boolean; trustProxy: boolean }): boolean {
+  if (cfg.cookieSecure) return true;
+  const proto = cfg.trustProxy ? req.headers['x-forwarded-proto']?.split(',')[0]?.trim().toLowerCase() : undefined;
+  return proto === 'https';
+}
+
 export function sessionCookie(token: string, expiresAt: Date, secure: boolean): string {
   const maxAge = Math.max(0, Math.floor((expiresAt.getTime() - Date.now()) / 1000));
   return `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure ? '; Secure' : ''}`;
@@ -84,7 +95,7 @@ export function createAuthenticator(deps: {
     if (!session) return null;
     const auth: Auth & { refreshCookie?: string } = { user: session.user, sessionId: session.sessionId, via: cred.via };
     if (cred.via === 'cookie' && session.extended) {
-      auth.refreshCookie = sessionCookie(cred.token, session.expiresAt, deps.cookieSecure);
+      auth.refreshCookie = sessionCookie(cred.token, session.expiresAt, cookieSecureFor(req, deps));
     }
     return auth;
   };

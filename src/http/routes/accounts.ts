@@ -2,7 +2,7 @@ import { verifyAgainstNothing, verifyPassword } from '../../accounts/password.js
 import { createSession, invalidateSession } from '../../accounts/sessions.js';
 import { checkPassword, createUser, findUserByEmail, normaliseEmail, toPublicUser } from '../../accounts/users.js';
 import { AppError } from '../../errors.js';
-import { clearedSessionCookie, isSameOrigin, sessionCookie } from '../auth.js';
+import { clearedSessionCookie, cookieSecureFor, isSameOrigin, sessionCookie } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { json, noContent, readJson } from '../respond.js';
 import { BAD_REQUEST, errorResp, jsonBody, jsonResponse, obj, ref, UNAUTH } from '../schemas.js';
@@ -101,7 +101,7 @@ export function accountRoutes(deps: AppDeps): Route[] {
         return json(
           200,
           { token, expiresAt: expiresAt.toISOString(), user: toPublicUser(user) },
-          { 'set-cookie': sessionCookie(token, expiresAt, config.cookieSecure), 'cache-control': 'no-store' },
+          { 'set-cookie': sessionCookie(token, expiresAt, cookieSecureFor(req, config)), 'cache-control': 'no-store' },
         );
       },
     },
@@ -115,9 +115,9 @@ export function accountRoutes(deps: AppDeps): Route[] {
         tags: ['Accounts'],
         responses: { '204': 'Signed out', ...UNAUTH },
       },
-      handler: async ({ auth }) => {
+      handler: async ({ req, auth }) => {
         await invalidateSession(db, auth!.sessionId);
-        return noContent({ 'set-cookie': clearedSessionCookie(config.cookieSecure) });
+        return noContent({ 'set-cookie': clearedSessionCookie(cookieSecureFor(req, config)) });
       },
     },
     {

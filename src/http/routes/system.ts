@@ -144,13 +144,21 @@ export function systemRoutes(deps: AppDeps, opts: { publicDir: string; version: 
       doc: {
         summary: 'Prometheus metrics',
         description:
-          'Prometheus text exposition format. Open unless METRICS_TOKEN is set; then it needs `Authorization: Bearer <METRICS_TOKEN>`. ' +
+          'Prometheus text exposition format. Without METRICS_TOKEN it answers loopback clients only (403 to others); with it, ' +
+          'it needs `Authorization: Bearer <METRICS_TOKEN>` from anywhere. ' +
           'The metrics and their labels are listed in the README.',
         tags: ['Operations'],
-        responses: { '200': { description: 'The metrics', content: { 'text/plain': { schema: { type: 'string' } } } }, '401': errorResp('METRICS_TOKEN is set and the request does not carry it.') },
+        responses: {
+          '200': { description: 'The metrics', content: { 'text/plain': { schema: { type: 'string' } } } },
+          '401': errorResp('METRICS_TOKEN is set and the request does not carry it.'),
+          '403': errorResp('METRICS_TOKEN is not set and the client is not on loopback (FORBIDDEN).'),
+        },
       },
       handler: async ({ req }) => {
         const token = deps.config.metricsToken;
+        if (token === undefined && !isLoopback(req.ip)) {
+          throw new AppError('FORBIDDEN', 'Metrics are served to loopback clients only; set METRICS_TOKEN to scrape them from elsewhere.');
+        }
         if (token !== undefined) {
           const given = /^Bearer (.+)$/i.exec(req.headers['authorization'] ?? '')?.[1] ?? '';
           const a = Buffer.from(given);
@@ -172,4 +180,11 @@ export function systemRoutes(deps: AppDeps, opts: { publicDir: string; version: 
       },
     },
   ];
+}
+
+/** 127.0.0.0/8 and ::1, in the spellings a socket reports them (IPv4-mapped and uncompressed IPv6 included). */
+export function isLoopback(ip: string): boolean {
+  const v = ip.toLowerCase().replace(/^::ffff:/, '').replace(/^0000:0000:0000:0000:0000:ffff:/, '');
+  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v)) return true;
+  return v === '::1' || /^(0{1,4}:){7}0{0,3}1$/.test(v);
 }
