@@ -38,6 +38,7 @@ import { Metrics } from './metrics.js';
 import { activeJobs, toPublicJob } from './jobs/repo.js';
 import { startJobWorker, type JobWorker } from './jobs/worker.js';
 import { resolveFfprobe } from './media/ffprobe.js';
+import { removeStaleParts, STALE_PART_IDLE_MS } from './datasets/sweep.js';
 
 /** The repository root, found from this file whether it runs from src/ (tsx) or dist/src/ (built). */
 export const ROOT = (() => {
@@ -94,9 +95,15 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   const hubRef: { current?: WsHub } = {};
   const metrics = new Metrics({ processMetrics: true });
   const live = new LiveManager({ config, db, engine, logger, metrics, publish: (id, event) => hubRef.current?.publishLive(id, event) });
+  // Temporary upload files a killed process left behind go now and then every 10 minutes.
+  const partSweep = (): Promise<unknown> => removeStaleParts(config.dataDir, STALE_PART_IDLE_MS, logger).catch((err: unknown) => logger.error({ err }, 'sweeping upload leftovers failed'));
+  const partSweeper = setInterval(() => void partSweep(), 10 * 60_000);
+  partSweeper.unref();
   try {
+    await partSweep();
     await live.init();
   } catch (err) {
+    clearInterval(partSweeper);
     await engine.close();
     await database.close();
     throw err;
@@ -227,6 +234,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     if (config.jobs.inlineWorker) worker = startJobWorker({ config, db, engine, logger, metrics, databaseUrl: database.url });
     port = await server.listen();
   } catch (err) {
+    clearInterval(partSweeper);
     stopBalanceEvents();
     await worker?.close(0);
     await jobEvents.close();
@@ -261,6 +269,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
         const left = (): number => Math.max(0, deadline - performance.now());
         logger.info({ inFlight: server.inFlight, liveSessions: live.count, graceMs: config.shutdownGraceMs }, 'shutting down');
         server.stopAccepting();
+        clearInterval(partSweeper);
         await live.close(); // sessions end as `stopped`: recordings finalised, tokens settled, clients told
         // A job item still running when the grace period is up is left to the queue, which hands it to another worker.
         await worker?.close(left());

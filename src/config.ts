@@ -2,6 +2,8 @@
  * The only reader of `process.env`. Every setting is parsed, validated and frozen here; a bad value stops
  * the process at start with a message that names the variable. `.env.example` lists the same variables.
  */
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import { parseTokenAmount } from './tokens/amount.js';
 
@@ -57,6 +59,11 @@ export interface Config {
    * its sockets at once.
    */
   readonly ws: { readonly maxPerUser: number; readonly messagesPerS: number; readonly signInCheckMs: number };
+  /**
+   * This server's name among servers sharing a database (NODE_ID; default `<hostname>:<PORT>`, or a random one
+   * with PORT=0). Live sessions carry it: at start a server closes at once the sessions its previous run left open.
+   */
+  readonly nodeId: string;
   /** Time allowed for in-flight work at shutdown (SHUTDOWN_GRACE_MS, default 10000). */
   readonly shutdownGraceMs: number;
   /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset, it is open (default). */
@@ -280,8 +287,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       }
     });
 
+  const port = int(env, 'PORT', 8080, 0, 65535);
+  const nodeId = read(env, 'NODE_ID') ?? `${os.hostname()}:${port === 0 ? randomUUID().slice(0, 8) : port}`;
+  if (nodeId.length > 200) throw new ConfigError('NODE_ID must be at most 200 characters.');
   const config: Config = {
-    port: int(env, 'PORT', 8080, 0, 65535),
+    nodeId,
+    port,
     host: read(env, 'HOST') ?? '0.0.0.0',
     dataDir: path.resolve(cwd, read(env, 'DATA_DIR') ?? './data'),
     recordingsDir: path.resolve(cwd, read(env, 'RECORDINGS_DIR') ?? './recordings'),

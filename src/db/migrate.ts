@@ -2,12 +2,14 @@ import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'k
 import * as m0001 from './migrations/0001_accounts_and_tokens.js';
 import * as m0002 from './migrations/0002_live_sessions.js';
 import * as m0003 from './migrations/0003_datasets_and_jobs.js';
+import * as m0004 from './migrations/0004_live_session_node.js';
 
 /** Migrations are listed in code (not read from disk) so the compiled build and tsx behave the same. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001_accounts_and_tokens': m0001,
   '0002_live_sessions': m0002,
   '0003_datasets_and_jobs': m0003,
+  '0004_live_session_node': m0004,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

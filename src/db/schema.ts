@@ -82,6 +82,8 @@ export interface LiveSessionsTable {
   started_at: CreatedAt;
   ended_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   heartbeat_at: ColumnType<Date, Date | undefined, Date>;
+  /** The server running it (NODE_ID). */
+  node_id: string | null;
 }
 
 export interface DatasetsTable {

@@ -61,7 +61,7 @@ export class LiveManager {
 
   async #sweep(): Promise<void> {
     try {
-      const closed = await closeAbandonedSessions(this.#d.db);
+      const closed = await closeAbandonedSessions(this.#d.db, 30, this.#d.config.nodeId);
       if (closed > 0) this.#d.logger.warn({ sessions: closed }, 'closed live sessions left open by a stopped process (refunded their unspent tokens)');
     } catch (err) {
       this.#d.logger.error({ err }, 'live: sweeping abandoned sessions failed');
@@ -140,6 +140,7 @@ export class LiveManager {
           scheduler,
           publish: this.#d.publish,
           metrics: this.#d.metrics,
+          nodeId: this.#d.config.nodeId,
           onEnded: (s) => this.#sessions.delete(s.id),
         },
         { userId: o.userId, sdp: o.sdp, via: o.via, budgetMs, record },

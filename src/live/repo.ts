@@ -21,9 +21,17 @@ export interface LiveProgress {
 
 export async function insertLiveSession(
   db: Db,
-  s: { id: string; userId: string; model: string; via: 'ws' | 'whip'; budgetMs: number },
+  s: { id: string; userId: string; model: string; via: 'ws' | 'whip'; budgetMs: number; nodeId: string },
 ): Promise<void> {
-  await db.insertInto('live_sessions').values({ id: s.id, user_id: s.userId, model: s.model, via: s.via, budget_ms: s.budgetMs }).execute();
+  await db
+    .insertInto('live_sessions')
+    .values({ id: s.id, user_id: s.userId, model: s.model, via: s.via, budget_ms: s.budgetMs, node_id: s.nodeId })
+    .execute();
+}
+
+/** Links the recording to the session as soon as it is being written, so a crash cannot orphan it. */
+export async function setRecordingPath(db: Db, id: string, recordingPath: string): Promise<void> {
+  await db.updateTable('live_sessions').set({ recording_path: recordingPath }).where('id', '=', id).execute();
 }
 
 function progressColumns(p: LiveProgress) {
@@ -78,15 +86,22 @@ export async function listLiveSessions(db: Db, userId: string, limit: number, be
 }
 
 /**
- * Sessions a crashed process left 'live' (no heartbeat for `staleS`): mark them ended with reason
- * 'error' and give back their unspent reservation. Returns how many were closed.
+ * Sessions a crashed process left 'live': mark them ended with reason 'error' and give back their unspent
+ * reservation (what they processed was charged as it went). Those of `ownNode` go at once (this process has just
+ * started under that node's id, so none of them can be running); others when they have had no heartbeat for
+ * `staleS`. Returns how many were closed.
  */
-export async function closeAbandonedSessions(db: Db, staleS = 30): Promise<number> {
+export async function closeAbandonedSessions(db: Db, staleS = 30, ownNode?: string): Promise<number> {
   const rows = await db
     .updateTable('live_sessions')
     .set({ state: 'ended', end_reason: 'error', ended_at: sql<Date>`heartbeat_at` })
     .where('state', '=', 'live')
-    .where('heartbeat_at', '<', sql<Date>`now() - make_interval(secs => ${staleS})`)
+    .where((eb) =>
+      eb.or([
+        eb('heartbeat_at', '<', sql<Date>`now() - make_interval(secs => ${staleS})`),
+        ...(ownNode !== undefined ? [eb('node_id', '=', ownNode)] : []),
+      ]),
+    )
     .returning('id')
     .execute();
   for (const { id } of rows) {

@@ -27,7 +27,7 @@ import { FrameAssembler, type EncodedFrame, type LiveCodec } from './frame-assem
 import { RtpClock } from './ivf.js';
 import { LatencyHistogram, LatencyWindow, round1 } from './latency.js';
 import type { DetectionsMessage, LiveEvent, LiveStats } from './messages.js';
-import { finishLiveSession, insertLiveSession, updateLiveProgress, type LiveProgress } from './repo.js';
+import { finishLiveSession, insertLiveSession, setRecordingPath, updateLiveProgress, type LiveProgress } from './repo.js';
 import type { DetectorScheduler, FrameSource } from './scheduler.js';
 import { announceAddress, assertVideoOffer, countLines, liveCodecOf, MAX_ICE_CANDIDATES, MAX_ICE_PER_REQUEST } from './sdp.js';
 
@@ -44,6 +44,8 @@ export interface LiveSessionDeps {
   readonly publish: (sessionId: string, event: LiveEvent) => void;
   readonly onEnded: (session: LiveSession) => void;
   readonly metrics?: Metrics;
+  /** This server's NODE_ID, stored with the session. */
+  readonly nodeId: string;
 }
 
 export interface LiveSessionRequest {
@@ -190,7 +192,7 @@ export class LiveSession implements FrameSource {
     }
     try {
       await session.#billing.start();
-      await insertLiveSession(deps.db, { id, userId: req.userId, model: session.model, via: req.via, budgetMs: req.budgetMs });
+      await insertLiveSession(deps.db, { id, userId: req.userId, model: session.model, via: req.via, budgetMs: req.budgetMs, nodeId: deps.nodeId });
     } catch (err) {
       await pc.close().catch(() => undefined);
       await session.#billing.finish().catch(() => undefined);
@@ -310,6 +312,9 @@ export class LiveSession implements FrameSource {
       },
     });
     this.#requestKeyframe();
+    if (recordingPath) {
+      setRecordingPath(this.#d.db, this.id, recordingPath).catch((err: unknown) => this.#d.logger.error({ err, sessionId: this.id }, 'live: linking the recording failed'));
+    }
     return true;
   }
 

@@ -74,7 +74,12 @@ export function liveDecoderArgs(opts: Pick<LiveDecoderOptions, 'ffmpegVersion' |
     '-c:v', 'ppm', '-f', 'image2pipe', '-flush_packets', '1', 'pipe:1',
   ];
   if (opts.recordingPath) {
-    args.push('-map', '0:v', '-c', 'copy', '-f', opts.codec === 'vp8' ? 'webm' : 'matroska', '-flush_packets', '1', '-y', opts.recordingPath);
+    // A cluster at least every second, flushed as it closes: a crash (even SIGKILL of ffmpeg) loses at most the
+    // last second; what was written stays decodable (Matroska needs no index to be read).
+    args.push(
+      '-map', '0:v', '-c', 'copy', '-f', opts.codec === 'vp8' ? 'webm' : 'matroska',
+      '-cluster_time_limit', '1000', '-cluster_size_limit', String(2 * 1024 * 1024), '-flush_packets', '1', '-y', opts.recordingPath,
+    );
   }
   return args;
 }

@@ -39,12 +39,12 @@ describe('liveDecoderArgs', () => {
 
   it('adds a stream-copied WebM recording for VP8', () => {
     const args = liveDecoderArgs({ ...base, ffmpegVersion: '5.1.6', recordingPath: '/rec/abc.webm' });
-    expect(args.slice(args.indexOf('pipe:1') + 1)).toEqual(['-map', '0:v', '-c', 'copy', '-f', 'webm', '-flush_packets', '1', '-y', '/rec/abc.webm']);
+    expect(args.slice(args.indexOf('pipe:1') + 1)).toEqual(['-map', '0:v', '-c', 'copy', '-f', 'webm', '-cluster_time_limit', '1000', '-cluster_size_limit', '2097152', '-flush_packets', '1', '-y', '/rec/abc.webm']);
   });
 
   it('adds a stream-copied Matroska recording for H.264', () => {
     const args = liveDecoderArgs({ ...base, codec: 'h264', ffmpegVersion: '5.1.6', recordingPath: '/rec/abc.mkv' });
-    expect(args.slice(args.indexOf('pipe:1') + 1)).toEqual(['-map', '0:v', '-c', 'copy', '-f', 'matroska', '-flush_packets', '1', '-y', '/rec/abc.mkv']);
+    expect(args.slice(args.indexOf('pipe:1') + 1)).toEqual(['-map', '0:v', '-c', 'copy', '-f', 'matroska', '-cluster_time_limit', '1000', '-cluster_size_limit', '2097152', '-flush_packets', '1', '-y', '/rec/abc.mkv']);
     expect(args).not.toContain('webm');
   });
 
