@@ -367,7 +367,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       batch: {
         mode: oneOf(env, 'LIVE_BATCH', ['auto', 'on', 'off'] as const, 'auto'),
         maxSize: int(env, 'LIVE_BATCH_MAX_SIZE', 8, 1, 64),
-        maxWaitMs: int(env, 'LIVE_BATCH_MAX_WAIT_MS', 4, 0, 100),
+        maxWaitMs: int(env, 'LIVE_BATCH_MAX_WAIT_MS', 4, 0, 1000),
       },
     },
   };

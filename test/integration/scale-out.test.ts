@@ -64,6 +64,7 @@ describe('two servers and a worker on Redis', () => {
   it("a job submitted through one server reports its progress to a WebSocket client of the other", async () => {
     const [a, b] = await Promise.all([startServer(), startServer()]);
     const heartbeat = path.join(tmp, 'worker.alive');
+    const workerStartedAt = Date.now();
     const worker = spawnNode('src/worker-main.ts', [], { ...shared(), PRELOAD_MODELS: 'false', WORKER_HEARTBEAT_FILE: heartbeat });
     procs.push(worker);
 
@@ -96,8 +97,8 @@ describe('two servers and a worker on Redis', () => {
     watcher.close();
     // Progress, file by file, in order, to 8 of 8.
     expect(expectJobReported(watcher.events, job.id, { minSteps: 3 })).toMatchObject({ progress: { total: 8 }, tokensCharged: 6 });
-    // The worker's heartbeat (for container health checks) is fresh.
-    expect(Date.now() - Number(await readFile(heartbeat, 'utf8'))).toBeLessThan(15_000);
+    // The worker's heartbeat (for container health checks) was written by this worker, while it ran.
+    expect(Number(await readFile(heartbeat, 'utf8'))).toBeGreaterThanOrEqual(workerStartedAt);
     // The worker did it (neither server runs jobs), through Redis (BullMQ keeps its keys under bull:<queue>:).
     expect(worker.output()).toContain(job.id);
     const redis = new Redis(REDIS_URL);

@@ -69,13 +69,12 @@ describe('SIGTERM', () => {
     const started = await Promise.race([streaming, expect.poll(() => detections, { timeout: 150_000 }).toBeGreaterThan(60).then(() => 'ok' as const)]);
     expect(started, `the stream ended before 60 detections: ${String(started)}; server exit ${server.child.exitCode} ${server.child.signalCode}\n${server.output().slice(-3000)}`).toBe('ok');
 
-    const t0 = performance.now();
     server.kill('SIGTERM');
     const exit = await server.exited;
-    const tookMs = performance.now() - t0;
     await streaming;
+    // Exit 0: the shutdown finished within its grace period (past it, plus 5 s, the process exits 1 on its own).
     expect(exit, server.output().slice(-3000)).toEqual({ code: 0, signal: null });
-    expect(tookMs).toBeLessThan(GRACE_MS);
+    expect(server.output()).not.toContain('shutdown did not finish in time');
 
     // The client was told, before the socket closed.
     expect(ended?.reason).toBe('stopped');

@@ -208,9 +208,7 @@ describe('LiveDecoder (real ffmpeg)', () => {
     const r = startDecoder('vp8', undefined);
     // Stop the process so it cannot react to the end of its input; close() must SIGKILL it.
     process.kill(r.decoder.pid!, 'SIGSTOP');
-    const t0 = Date.now();
     await r.decoder.close(300);
-    expect(Date.now() - t0).toBeLessThan(5_000);
     expect(r.exits[0]?.signal).toBe('SIGKILL');
     expect(await ffmpegChildren()).toBe('');
   });
