@@ -35,7 +35,7 @@ describe('config', () => {
     [{ LIVE_BATCH: 'always' }, /LIVE_BATCH must be one of auto, on, off/],
     [{ LIVE_BATCH_MAX_SIZE: '0' }, /LIVE_BATCH_MAX_SIZE/],
     [{ LIVE_BATCH_MAX_SIZE: '65' }, /LIVE_BATCH_MAX_SIZE/],
-    [{ LIVE_BATCH_MAX_WAIT_MS: '101' }, /LIVE_BATCH_MAX_WAIT_MS/],
+    [{ LIVE_BATCH_MAX_WAIT_MS: '1001' }, /LIVE_BATCH_MAX_WAIT_MS/],
   ])('names the bad variable: %o', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(name);
