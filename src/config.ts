@@ -53,7 +53,7 @@ export interface Config {
   readonly rateLimits: { readonly live: number; readonly uploads: number; readonly jobs: number };
   /**
    * WebSockets: open sockets per user (WS_MAX_PER_USER, default 16; past it a new socket is closed with 1008) and
-   * messages per socket per second (WS_MESSAGES_PER_S, default 20, counted over 5 s windows; past it a message gets
+   * messages per socket per second (WS_MESSAGES_PER_S, default 20, counted per 1 s window; past it a message gets
    * a RATE_LIMITED `error`, and a socket that sends twice the limit in a window is closed with 1008). Sockets
    * whose sign-in session has expired are found and closed every WS_SIGNIN_CHECK_S (default 30); a logout closes
    * its sockets at once.

@@ -38,7 +38,12 @@ interface SocketData {
   closed: boolean;
   /** Counted against the user's socket cap (false for one closed at once for being over it). */
   admitted: boolean;
+  /** Messages received and not yet handled. */
+  inFlight: number;
 }
+
+/** Unfinished messages one socket may have; a client past it is not waiting for answers. */
+const MAX_IN_FLIGHT = 256;
 
 
 export interface WsHubDeps extends ProtocolDeps {
@@ -81,9 +86,19 @@ export class WsHub {
         ws.subscribe(userTopic(data.userId));
       },
       message: (ws, message, isBinary) => {
+        const data = ws.getUserData();
+        if (data.closed) return;
+        // A client that sends faster than its messages are handled piles up work on this loop: past
+        // MAX_IN_FLIGHT unfinished messages the socket is closed at once, before any is parsed (one TCP read can
+        // carry thousands of small frames, all delivered before the first one's handling can answer).
+        if (++data.inFlight > MAX_IN_FLIGHT) {
+          data.closed = true;
+          ws.end(POLICY_CLOSE, 'Too many messages: wait for answers before sending more.');
+          return;
+        }
         // Copy out before any await: uWS reuses the buffer.
         const text = isBinary ? undefined : Buffer.from(message).toString('utf8');
-        void onClientText(this.#d, this.#conn(ws), text);
+        void onClientText(this.#d, this.#conn(ws), text).finally(() => data.inFlight--);
       },
       close: (ws, code) => {
         const data = ws.getUserData();
@@ -211,6 +226,7 @@ export class WsHub {
             ip: req.ip,
             closed: false,
             admitted: false,
+            inFlight: 0,
           };
           res.upgrade(data, key, protocol, extensions, context);
         } else {

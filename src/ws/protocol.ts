@@ -75,11 +75,11 @@ export function clientConn(
 }
 
 /**
- * Messages per socket: `perSecond`, counted over 5 s windows. Past it a message is answered with a RATE_LIMITED
+ * Messages per socket: `perSecond`, counted per 1 s window (a burst is at most that many). Past it a message is answered with a RATE_LIMITED
  * `error` and not handled; a socket that sends twice the limit in one window is closed.
  */
 export class MessageLimit {
-  static readonly WINDOW_S = 5;
+  static readonly WINDOW_S = 1;
   readonly #rl: RateLimiter;
 
   constructor(readonly perSecond: number) {
