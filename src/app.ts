@@ -15,6 +15,7 @@ import type { AppDeps, HealthCheck } from './http/deps.js';
 import { buildOpenApi } from './http/openapi.js';
 import { Router } from './http/router.js';
 import { accountRoutes } from './http/routes/accounts.js';
+import { apiKeyRoutes } from './http/routes/api-keys.js';
 import { systemRoutes } from './http/routes/system.js';
 import { tokenRoutes } from './http/routes/tokens.js';
 import { HttpServer } from './http/uws.js';
@@ -33,6 +34,7 @@ import { jobRoutes } from './http/routes/jobs.js';
 import { JOB_CHANNEL, type JobEvent } from './jobs/events.js';
 import { NotifyListener } from './db/listener.js';
 import { AUTH_CHANNEL, liveSessionIds, type AuthRevoked } from './accounts/sessions.js';
+import { liveKeyIds } from './accounts/api-keys.js';
 import { JobQueue } from './jobs/queue.js';
 import { Metrics } from './metrics.js';
 import { activeJobs, toPublicJob } from './jobs/repo.js';
@@ -166,6 +168,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   let openapi: Record<string, unknown> | undefined;
   router.add(
     ...accountRoutes(deps),
+    ...apiKeyRoutes(deps),
     ...tokenRoutes(deps),
     ...modelRoutes(deps),
     ...liveRoutes(deps),
@@ -201,9 +204,9 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     limitLive: (userId, ip) => enforce(limits.live, userId, ip, onLimited),
     maxPerUser: config.ws.maxPerUser,
     messageLimit: new MessageLimit(config.ws.messagesPerS),
-    validSessions: (ids) => liveSessionIds(db, ids),
+    validSessions: async (ids) => new Set([...(await liveSessionIds(db, ids)), ...(await liveKeyIds(db, ids))]),
     signInCheckMs: config.ws.signInCheckMs,
-    signedIn: async (id) => (await liveSessionIds(db, [id])).has(id),
+    signedIn: async (id) => (await (id.startsWith('key:') ? liveKeyIds(db, [id]) : liveSessionIds(db, [id]))).has(id),
     onDropped: () => metrics.wsDropped.inc(),
   });
   hubRef.current = wsHub;

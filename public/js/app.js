@@ -14,6 +14,7 @@ const VIEWS = {
   jobs: () => import('./views/jobs.js'),
   history: () => import('./views/history.js'),
   tokens: () => import('./views/tokens.js'),
+  keys: () => import('./views/keys.js'),
   admin: () => import('./views/admin.js'),
 };
 const PUBLIC = new Set(['signin', 'register']);

@@ -3,6 +3,7 @@ import * as m0001 from './migrations/0001_accounts_and_tokens.js';
 import * as m0002 from './migrations/0002_live_sessions.js';
 import * as m0003 from './migrations/0003_datasets_and_jobs.js';
 import * as m0004 from './migrations/0004_live_session_node.js';
+import * as m0005 from './migrations/0005_api_keys.js';
 
 /** Migrations are listed in code (not read from disk) so the compiled build and tsx behave the same. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -10,6 +11,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002_live_sessions': m0002,
   '0003_datasets_and_jobs': m0003,
   '0004_live_session_node': m0004,
+  '0005_api_keys': m0005,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

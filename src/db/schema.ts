@@ -152,7 +152,21 @@ export interface JobFilesTable {
   error: string | null;
 }
 
+export interface ApiKeysTable {
+  id: Generated<string>;
+  user_id: string;
+  name: string;
+  /** The first characters of the key, shown to tell keys apart. */
+  prefix: string;
+  /** SHA-256 (hex) of the whole key; the key itself is never stored. */
+  secret_hash: string;
+  created_at: CreatedAt;
+  expires_at: Date | null;
+  last_used_at: Date | null;
+}
+
 export interface Database {
+  api_keys: ApiKeysTable;
   users: UsersTable;
   sessions: SessionsTable;
   token_ledger: TokenLedgerTable;

@@ -5,6 +5,7 @@
  */
 import { AppError } from '../errors.js';
 import type { Db } from '../db/schema.js';
+import { keySocketId, looksLikeApiKey, validateApiKey } from '../accounts/api-keys.js';
 import { validateSessionToken } from '../accounts/sessions.js';
 import type { Authenticator } from './router.js';
 import type { Auth, HttpRequest } from './types.js';
@@ -46,6 +47,8 @@ export function clearedSessionCookie(secure: boolean): string {
 
 /** The credential a request carries, if any. A malformed Authorization header is an error, not anonymity. */
 export function credentialOf(req: HttpRequest): { token: string; via: 'bearer' | 'cookie' } | null {
+  const apiKey = req.headers['x-api-key'];
+  if (apiKey !== undefined) return { token: apiKey.trim(), via: 'bearer' };
   const authz = req.headers['authorization'];
   if (authz !== undefined) {
     const m = /^Bearer\s+(\S+)$/i.exec(authz.trim());
@@ -90,6 +93,11 @@ export function createAuthenticator(deps: {
     if (!cred) return null;
     if (cred.via === 'cookie' && checkOrigin && !isSameOrigin(req, deps.allowedOrigins, deps.trustProxy)) {
       throw new AppError('FORBIDDEN', 'Cookie-authenticated requests that change state must come from this site.');
+    }
+    if (looksLikeApiKey(cred.token)) {
+      if (cred.via !== 'bearer') return null; // a key is never a cookie
+      const key = await validateApiKey(deps.db, cred.token);
+      return key ? { user: key.user, sessionId: keySocketId(key.keyId), via: 'apikey' } : null;
     }
     const session = await validateSessionToken(deps.db, cred.token, deps.sessionTtlDays);
     if (!session) return null;

@@ -91,6 +91,9 @@ export class Router {
       if (c.route.access !== 'public') {
         auth = await this.authenticator.authenticate(req);
         if (!auth) throw new AppError('UNAUTHENTICATED', 'Sign in first: send a Bearer token or the session cookie.');
+        if (auth.via === 'apikey' && c.route.apiKey === false) {
+          throw new AppError('FORBIDDEN', 'API keys cannot manage API keys or the account; sign in to do this.');
+        }
         if (c.route.access === 'admin' && auth.user.role !== 'admin') {
           throw new AppError('FORBIDDEN', 'This needs an administrator account.');
         }

@@ -33,6 +33,17 @@ export const COMPONENT_SCHEMAS: Record<string, unknown> = {
       message: { type: 'string' },
     }),
   }),
+  ApiKey: obj(
+    {
+      id: { type: 'string' },
+      name: { type: 'string' },
+      prefix: { type: 'string', description: 'The first characters of the key, e.g. lk_ab12cd' },
+      createdAt: { type: 'string', format: 'date-time' },
+      expiresAt: { type: 'string', format: 'date-time' },
+      lastUsedAt: { type: 'string', format: 'date-time', description: 'Updated at most once a minute' },
+    },
+    ['id', 'name', 'prefix', 'createdAt'],
+  ),
   TokenAmount: { type: 'number', minimum: 0, multipleOf: 0.001, description: 'Tokens, at most 3 decimals.' },
   User: obj({
     id: { type: 'string' },

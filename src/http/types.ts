@@ -31,8 +31,9 @@ export interface HttpResponse {
 
 export interface Auth {
   readonly user: User;
+  /** The sign-in session's id, or `key:<apiKeyId>` for an API key: what closes the credential's sockets. */
   readonly sessionId: string;
-  readonly via: 'bearer' | 'cookie';
+  readonly via: 'bearer' | 'cookie' | 'apikey';
 }
 
 export interface RouteContext {
@@ -65,4 +66,6 @@ export interface Route {
   readonly streamBody?: boolean;
   /** Omitted from the OpenAPI document (static files, the docs page itself). */
   readonly doc?: RouteDoc;
+  /** False for routes an API key may not call (managing keys, the account): a signed-in session only. */
+  readonly apiKey?: false;
 }

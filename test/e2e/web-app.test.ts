@@ -91,6 +91,25 @@ describe('web app', () => {
     expect(await headerBalance(page)).toBe(INITIAL_TOKENS);
   });
 
+  it('creates an API key that is shown once and works, lists it by prefix, and revokes it', async () => {
+    await page.goto('/#/keys');
+    await page.getByLabel('Name').fill('Garage camera');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const field = page.getByLabel('The new key');
+    await field.waitFor();
+    const key = await field.inputValue();
+    expect(key).toMatch(/^lk_[a-z2-7]{32}$/);
+    const me = await fetch(`${server.url}/api/v1/me`, { headers: { authorization: `Bearer ${key}` } });
+    expect(((await me.json()) as { user: { email: string } }).user.email).toBe(USER.email);
+    const row = page.locator('tbody tr', { hasText: 'Garage camera' });
+    await expect.poll(() => row.textContent()).toContain(`${key.slice(0, 9)}…`);
+    await screenshot(page, 'api-keys');
+    page.once('dialog', (d) => void d.accept());
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await expect.poll(() => page.locator('main').textContent()).toContain('No API keys yet.');
+    expect((await fetch(`${server.url}/api/v1/me`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(401);
+  });
+
   it('streams the camera live, draws boxes over it and shows stats that change', async () => {
     await page.goto('/#/live');
     await page.getByLabel('Model').selectOption('blazeface');
@@ -309,7 +328,7 @@ describe('web app', () => {
       await p.waitForURL(/#\/jobs$/);
 
       // No page scrolls sideways at 360 px.
-      for (const hash of ['#/live', '#/datasets', '#/jobs', '#/history', '#/tokens']) {
+      for (const hash of ['#/live', '#/datasets', '#/jobs', '#/history', '#/tokens', '#/keys']) {
         await p.goto(`/${hash}`);
         await p.reload(); // a fresh layout: a phone keeps its zoom across same-document navigations
         await p.locator('h1').waitFor();

@@ -109,6 +109,7 @@ export function accountRoutes(deps: AppDeps): Route[] {
       method: 'POST',
       path: '/api/v1/auth/logout',
       access: 'user',
+      apiKey: false,
       doc: {
         summary: 'Sign out',
         description: 'Deletes the session: the token and the cookie stop working at once.',
