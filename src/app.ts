@@ -16,6 +16,8 @@ import { buildOpenApi } from './http/openapi.js';
 import { Router } from './http/router.js';
 import { accountRoutes } from './http/routes/accounts.js';
 import { apiKeyRoutes } from './http/routes/api-keys.js';
+import { deepstackRoutes, inferRoutes } from './http/routes/infer.js';
+import { InferGate } from './infer/gate.js';
 import { systemRoutes } from './http/routes/system.js';
 import { tokenRoutes } from './http/routes/tokens.js';
 import { HttpServer } from './http/uws.js';
@@ -148,6 +150,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     live,
     jobs: { db, engine, queue },
     metrics,
+    inferGate: new InferGate(config.infer.concurrency),
     ffprobePath,
     limits,
     loginLimits,
@@ -169,6 +172,8 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   router.add(
     ...accountRoutes(deps),
     ...apiKeyRoutes(deps),
+    ...inferRoutes(deps),
+    ...deepstackRoutes(deps),
     ...tokenRoutes(deps),
     ...modelRoutes(deps),
     ...liveRoutes(deps),

@@ -102,6 +102,12 @@ export interface Config {
     readonly zipMaxBytes: number;
     readonly zipMaxRatio: number;
   };
+  /**
+   * One-call inference (POST /api/v1/infer, the Deepstack endpoint): requests at once (INFER_CONCURRENCY, default 2;
+   * past it 503 with Retry-After), bytes in one request (INFER_MAX_BYTES, default 32 MiB), and the model the
+   * Deepstack endpoint runs (DEEPSTACK_MODEL; default: the default model).
+   */
+  readonly infer: { readonly concurrency: number; readonly maxBytes: number; readonly deepstackModel: string | undefined };
   /** Batch inference jobs (BullMQ). */
   readonly jobs: {
     /** Run a job worker inside the server process (JOBS_INLINE_WORKER, default true); `npm run worker` runs more. */
@@ -348,6 +354,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       zipMaxEntries: int(env, 'ZIP_MAX_ENTRIES', 1000, 1, 1_000_000),
       zipMaxBytes: int(env, 'ZIP_MAX_BYTES', 2 * 1024 ** 3, 1024, 1024 ** 4),
       zipMaxRatio: int(env, 'ZIP_MAX_RATIO', 100, 2, 100_000),
+    },
+    infer: {
+      concurrency: int(env, 'INFER_CONCURRENCY', 2, 1, 256),
+      maxBytes: int(env, 'INFER_MAX_BYTES', 32 * 1024 ** 2, 1024, 1024 ** 3),
+      deepstackModel: read(env, 'DEEPSTACK_MODEL'),
     },
     jobs: {
       inlineWorker: bool(env, 'JOBS_INLINE_WORKER', true),

@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/schema.js';
 import type { DetectionEngine } from '../inference/index.js';
 import type { JobServiceDeps } from '../jobs/service.js';
+import type { InferGate } from '../infer/gate.js';
 import type { LiveManager } from '../live/manager.js';
 import type { Logger } from '../log.js';
 
@@ -26,6 +27,8 @@ export interface AppDeps {
   /** The ffprobe binary (FFPROBE_PATH, beside ffmpeg, on PATH, or bundled), resolved once. */
   readonly ffprobePath: () => Promise<string>;
   readonly metrics: Metrics;
+  /** Concurrent one-call inference requests (INFER_CONCURRENCY). */
+  readonly inferGate: InferGate;
   /** Per-user and per-address limits of costly actions (429 with Retry-After). */
   readonly limits: { readonly live: ActionLimit; readonly uploads: ActionLimit; readonly jobs: ActionLimit };
   readonly loginLimits: { readonly perAccount: RateLimiter; readonly perAddress: RateLimiter };

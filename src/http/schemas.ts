@@ -33,6 +33,31 @@ export const COMPONENT_SCHEMAS: Record<string, unknown> = {
       message: { type: 'string' },
     }),
   }),
+  InferResult: {
+    oneOf: [
+      obj(
+        {
+          name: { type: 'string' },
+          width: { type: 'integer' },
+          height: { type: 'integer' },
+          objects: { type: 'array', items: { $ref: '#/components/schemas/Detection' } },
+          timings: { type: 'object', additionalProperties: { type: 'number' } },
+        },
+        ['width', 'height', 'objects', 'timings'],
+      ),
+      obj({ name: { type: 'string' }, error: obj({ code: { type: 'string' }, message: { type: 'string' } }) }, ['error']),
+    ],
+  },
+  DeepstackResponse: obj({
+    success: { type: 'boolean', const: true },
+    predictions: {
+      type: 'array',
+      maxItems: 20,
+      items: obj({ label: { type: 'string' }, confidence: { type: 'number' }, x_min: { type: 'integer' }, y_min: { type: 'integer' }, x_max: { type: 'integer' }, y_max: { type: 'integer' } }),
+    },
+    duration: { type: 'integer', description: 'Milliseconds' },
+  }),
+  DeepstackError: obj({ success: { type: 'boolean', const: false }, error: { type: 'string' } }),
   ApiKey: obj(
     {
       id: { type: 'string' },
