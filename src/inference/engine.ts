@@ -126,9 +126,15 @@ export class DetectionEngine {
       throw new AppError('UNAVAILABLE', 'The detection engine is closed.');
     }
     this.#loaded.set(m.name, d);
-    for (const { provider, error } of d.unavailable) {
+    for (const { provider, error, skipped } of d.unavailable) {
       if (this.#reported.has(provider)) continue;
       this.#reported.add(provider);
+      if (skipped) {
+        // The expected state of a machine without a GPU: one plain line, no error.
+        if (!this.#reported.has('skipped')) this.#opts.logger?.info({ provider: d.provider }, `Models run on the ${d.provider.toUpperCase()}: ${error}`);
+        this.#reported.add('skipped');
+        continue;
+      }
       this.#opts.logger?.warn(
         { provider, fallback: d.provider, err: error },
         `Execution provider ${provider} is unavailable; models run on ${d.provider} instead` + (provider === 'cuda' ? ' (`npm run gpu:setup` says what is missing)' : ''),

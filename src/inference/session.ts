@@ -5,6 +5,7 @@
  * unavailable and why; the engine logs that once per process (not once per model).
  */
 import * as ort from 'onnxruntime-node';
+import { cudaUnavailableReason } from './cuda-probe.js';
 import type { Logger, UnavailableProvider } from './types.js';
 
 export type { UnavailableProvider } from './types.js';
@@ -46,6 +47,13 @@ export async function openSession(modelPath: string, opts: SessionOptions): Prom
       // and spinning threads starve them (measured: live decode latency 4 ms → 60 ms under NanoDet).
       extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
     };
+    if (provider === 'cuda' || provider === 'tensorrt') {
+      const reason = await cudaUnavailableReason();
+      if (reason) {
+        unavailable.push({ provider, error: reason, skipped: true });
+        continue;
+      }
+    }
     if (opts.intraOpThreads > 0) so.intraOpNumThreads = opts.intraOpThreads;
     if (opts.interOpThreads > 0) so.interOpNumThreads = opts.interOpThreads;
     try {

@@ -68,6 +68,8 @@ export interface RgbFrame {
 export interface UnavailableProvider {
   provider: string;
   error: string;
+  /** True when it was not even tried: the machine lacks what it needs (no GPU libraries), an expected state. */
+  skipped?: boolean;
 }
 
 export interface Detector {

@@ -45,9 +45,15 @@ describe('embedded PostgreSQL default', () => {
       body: JSON.stringify({ email: 'keeper@example.com', password: 'persistent one' }),
     });
     expect(reg.status).toBe(201);
+    // The models load in the background after the start; wait for them (the check below reads what they logged).
+    await expect.poll(() => first.output(), { timeout: 60_000 }).toMatch(/"model":"nanodet".*Detection model loaded/);
     first.child.kill('SIGTERM');
     expect(await first.exited).toEqual({ code: 0, signal: null });
     expect(first.output()).toContain('stopped');
+    // A clean start on a CPU machine (ORT_PROVIDERS defaults to cuda,cpu): one line says models run on the CPU,
+    // and ONNX Runtime prints none of its C++ error lines from a CUDA attempt.
+    expect(first.output()).toContain('Models run on the CPU');
+    expect(first.output(), first.output().split('\n').filter((l) => l.includes('onnxruntime')).join('\n')).not.toContain('[E:onnxruntime');
     expect(postgresProcessesFor(dataDir)).toEqual([]);
 
     const second = spawnTs('src/main.ts', [], env);
