@@ -44,6 +44,8 @@ const WIDTH = 640;
 const HEIGHT = 480;
 const RTP_CLOCK_HZ = 90_000;
 const WINDOW_S = 10;
+/** The start-up window: the first seconds of the first stream on a fresh server against its last seconds. */
+const START_S = 3;
 const PASSWORD = 'bench password 123';
 /** The server's LIVE_BUDGET_MS default, for when no session reported its budget. */
 const DEFAULT_BUDGET_MS = 100;
@@ -98,20 +100,30 @@ interface StreamFigures {
   dropPct: { stale: number; late: number; other: number };
   latencyMs: Latency;
   p95FirstVsLast: { first: number | null; last: number | null };
+  /** The same over the first and last START_S seconds, and first / last. */
+  p95Start: { first: number | null; last: number | null; ratio: number | null };
   server: { p50Ms: number | null; p95Ms: number | null; p99Ms: number | null; overBudget: boolean; budgetMs: number; tokensCharged: number } | undefined;
 }
 
 /** The latencies of one stream split into all / first 10 s / last 10 s of media. */
-function latencySamples(sum: StreamSummary, mediaS: number): { all: number[]; first: number[]; last: number[] } {
+function latencySamples(sum: StreamSummary, mediaS: number): { all: number[]; first: number[]; last: number[]; startFirst: number[]; startLast: number[] } {
   const firstTs = sum.rtpTimestampsSent[0] ?? 0;
-  const out = { all: [] as number[], first: [] as number[], last: [] as number[] };
+  const out = { all: [] as number[], first: [] as number[], last: [] as number[], startFirst: [] as number[], startLast: [] as number[] };
   for (const d of sum.detections) {
     const t = mediaTime(d, firstTs);
     out.all.push(d.timings.totalMs);
     if (t < WINDOW_S) out.first.push(d.timings.totalMs);
     if (t >= mediaS - WINDOW_S) out.last.push(d.timings.totalMs);
+    if (t < START_S) out.startFirst.push(d.timings.totalMs);
+    if (t >= mediaS - START_S) out.startLast.push(d.timings.totalMs);
   }
   return out;
+}
+
+function startFigures(first: number[], last: number[]): { first: number | null; last: number | null; ratio: number | null } {
+  const f = latency(first).p95;
+  const l = latency(last).p95;
+  return { first: f, last: l, ratio: f !== null && l !== null && l > 0 ? round(f / l, 2) : null };
 }
 
 /** A finished stream and when (performance.now(), ms) each of its detections messages arrived. */
@@ -149,6 +161,7 @@ function figures({ sum, arrivals }: Run): StreamFigures {
     dropPct: { stale: pct(st?.droppedStale ?? 0, framesIn), late: pct(st?.droppedLate ?? 0, framesIn), other: pct(st?.droppedOther ?? 0, framesIn) },
     latencyMs: latency(lat.all),
     p95FirstVsLast: { first: latency(lat.first).p95, last: latency(lat.last).p95 },
+    p95Start: startFigures(lat.startFirst, lat.startLast),
     server: st && { p50Ms: st.p50Ms, p95Ms: st.p95Ms, p99Ms: st.p99Ms, overBudget: st.overBudget, budgetMs: st.budgetMs, tokensCharged: st.tokensCharged },
   };
 }
@@ -173,6 +186,7 @@ function pooled(runs: Run[]): Pooled {
     dropPct: { stale: pct(dropped('droppedStale'), framesIn), late: pct(dropped('droppedLate'), framesIn), other: pct(dropped('droppedOther'), framesIn) },
     latencyMs: latency(samples.flatMap((s) => s.all)),
     p95FirstVsLast: { first: latency(samples.flatMap((s) => s.first)).p95, last: latency(samples.flatMap((s) => s.last)).p95 },
+    p95Start: startFigures(samples.flatMap((s) => s.startFirst), samples.flatMap((s) => s.startLast)),
   };
 }
 
@@ -183,7 +197,8 @@ function printFigures(label: string, f: Pooled): void {
     `  ${label.padEnd(16)} ${f.processedFps.toFixed(1).padStart(5)} fps processed (${f.framesProcessed}/${f.framesIn} in, ${f.framesSent} sent, ${f.mediaS} s of media in ${f.wallS} s)` +
       ` | drops stale ${f.dropPct.stale}% late ${f.dropPct.late}% other ${f.dropPct.other}%` +
       ` | latency p50 ${fmt(f.latencyMs.p50)} p95 ${fmt(f.latencyMs.p95)} p99 ${fmt(f.latencyMs.p99)} ms` +
-      ` | p95 first ${WINDOW_S} s ${fmt(f.p95FirstVsLast.first)} vs last ${WINDOW_S} s ${fmt(f.p95FirstVsLast.last)} ms`,
+      ` | p95 first ${WINDOW_S} s ${fmt(f.p95FirstVsLast.first)} vs last ${WINDOW_S} s ${fmt(f.p95FirstVsLast.last)} ms` +
+      ` | p95 first ${START_S} s ${fmt(f.p95Start.first)} vs last ${START_S} s ${fmt(f.p95Start.last)} ms (×${f.p95Start.ratio ?? '–'})`,
   );
   if (f.realtime < 0.95) console.log(`  ${''.padEnd(16)} ! slower than real time (×${f.realtime}): this machine could not encode, send and process ${label} at ${FPS} fps`);
 }

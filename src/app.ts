@@ -24,6 +24,7 @@ import { HttpServer } from './http/uws.js';
 import { checkQueue } from './queue/health.js';
 import { modelRoutes } from './http/routes/models.js';
 import { openEngine } from './inference/from-config.js';
+import { warmModels, type WarmState } from './inference/warm.js';
 import { resolveFfmpeg } from './media/ffmpeg.js';
 import { liveRoutes } from './http/routes/live.js';
 import { LiveManager } from './live/manager.js';
@@ -135,6 +136,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     perAccount: new RateLimiter(config.loginLimit.perAccount, config.loginLimit.windowMs),
     perAddress: new RateLimiter(config.loginLimit.perAddress, config.loginLimit.windowMs),
   };
+  const warm: WarmState = { total: config.onnx.preload ? engine.list().length : 0, ready: 0, failed: 0 };
   const checked = async (f: () => Promise<HealthCheck>): Promise<HealthCheck> => {
     try {
       return await f();
@@ -162,7 +164,13 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
           const f = await resolveFfmpeg({ envPath: config.ffmpegPath });
           return { ok: true, path: f.path, version: f.version, source: f.source };
         }),
-      onnx: async () => ({ ok: true, requested: config.onnx.providers, providers: engine.providers() }),
+      onnx: async () => ({
+        ok: true,
+        warming: warm.ready + warm.failed < warm.total,
+        models: { total: warm.total, ready: warm.ready, failed: warm.failed },
+        requested: config.onnx.providers,
+        providers: engine.providers(),
+      }),
     },
   };
 
@@ -252,15 +260,11 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     throw err;
   }
   // Load and warm every model in the background, so the first frame does not pay for it and /health shows
-  // the execution provider each one got.
-  void Promise.all(
-    (config.onnx.preload ? engine.list() : []).map((m) =>
-      engine.get(m.name).then(
-        (d) => logger.info({ model: m.name, provider: d.provider }, 'model ready'),
-        (err: unknown) => logger.error({ model: m.name, err }, 'model failed to load'),
-      ),
-    ),
-  );
+  // the execution provider each one got; /health says "starting" (503) until it is done.
+  if (config.onnx.preload) {
+    const { mode, maxSize } = config.live.batch;
+    void warmModels(engine, (d) => (mode === 'on' || (mode === 'auto' && d.provider !== 'cpu') ? maxSize : 1), logger, warm);
+  }
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   logger.info({ port, host: config.host }, `Lookout ${VERSION} listening on http://${host}:${port}`);
 

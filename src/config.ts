@@ -22,6 +22,8 @@ export interface Config {
   readonly redisUrl: string | undefined;
   /** pino level (LOG_LEVEL, default info). */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** LOG_FORMAT: `auto` (default: readable on a terminal, JSON lines otherwise), `json` or `pretty`. */
+  readonly logFormat: 'auto' | 'json' | 'pretty';
   /** Largest accepted JSON body in bytes (BODY_LIMIT_BYTES, default 1 MiB); larger gets 413. */
   readonly bodyLimitBytes: number;
   /** Sliding session lifetime in days (SESSION_TTL_DAYS, default 30). */
@@ -305,6 +307,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     logLevel: logLevel as Config['logLevel'],
+    logFormat: oneOf(env, 'LOG_FORMAT', ['auto', 'json', 'pretty'] as const, 'auto'),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     sessionTtlDays: int(env, 'SESSION_TTL_DAYS', 30, 1, 365),
     cookieSecure: bool(env, 'COOKIE_SECURE', false),

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel).child({ role: 'worker' });
+  const logger = createLogger(config.logLevel, undefined, config.logFormat).child({ role: 'worker' });
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger });
   const engine = await openEngine(config, logger);
   const worker = startJobWorker({ config, db: database.db, engine, logger, databaseUrl: database.url });

@@ -8,8 +8,16 @@ beforeAll(async () => {
 afterAll(async () => s?.close());
 
 describe('operations endpoints', () => {
-  it('GET /api/v1/health reports the database and queue', async () => {
-    const r = await s.call('GET', '/api/v1/health');
+  it('GET /api/v1/health says "starting" (503) while the models load and warm, then reports the database and queue', async () => {
+    // Asked right after the start: two models take seconds to load and warm, more on a busy machine.
+    const early = await s.call('GET', '/api/v1/health');
+    expect(early.status).toBe(503);
+    expect(await early.json()).toMatchObject({ status: 'starting', onnx: { warming: true, models: { total: 2 } } });
+    let r = early;
+    for (let i = 0; i < 600 && r.status !== 200; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      r = await s.call('GET', '/api/v1/health');
+    }
     expect(r.status).toBe(200);
     const h = (await r.json()) as Record<string, Record<string, unknown>>;
     expect(h['status']).toBe('ok');
@@ -20,6 +28,7 @@ describe('operations endpoints', () => {
     expect(ffmpeg['path']).toMatch(/ffmpeg/);
     expect(ffmpeg['version']).toMatch(/^\S+$/);
     expect(h).toHaveProperty('onnx.providers');
+    expect(h['onnx']).toMatchObject({ warming: false, models: { total: 2, ready: 2, failed: 0 } });
   });
 
   it('GET /api/v1/models lists the bundled models with exactly one default', async () => {

@@ -91,7 +91,7 @@ export function systemRoutes(deps: AppDeps, opts: { publicDir: string; version: 
           '200': jsonResponse(
             'Everything needed is up',
             obj({
-              status: { type: 'string', enum: ['ok', 'degraded'] },
+              status: { type: 'string', enum: ['ok', 'starting', 'degraded'] },
               version: { type: 'string' },
               db: { type: 'object' },
               queue: { type: 'object' },
@@ -99,7 +99,7 @@ export function systemRoutes(deps: AppDeps, opts: { publicDir: string; version: 
               onnx: obj({ providers: { type: 'object' } }, []),
             }),
           ),
-          '503': 'A dependency is down; the body has the same shape with status "degraded".',
+          '503': 'A dependency is down (status "degraded"), or the models are still loading and warming after a start (status "starting"); the body has the same shape.',
         },
       },
       handler: async () => {
@@ -110,7 +110,9 @@ export function systemRoutes(deps: AppDeps, opts: { publicDir: string; version: 
           deps.health.onnx(),
         ]);
         const ok = db.ok && queue.ok;
-        return json(ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', version: opts.version, db, queue, ffmpeg, onnx }, { 'cache-control': 'no-store' });
+        const starting = onnx['warming'] === true;
+        const status = !ok ? 'degraded' : starting ? 'starting' : 'ok';
+        return json(ok && !starting ? 200 : 503, { status, version: opts.version, db, queue, ffmpeg, onnx }, { 'cache-control': 'no-store' });
       },
     },
     {

@@ -1,0 +1,45 @@
+/**
+ * Warming the models before the server says it is ready: each is loaded (which runs one detection at its input
+ * size) and run a few more times, and, where live sessions will batch its frames, once at every batch size, so
+ * that the first frames of the first session pay for no allocation, no kernel choice and no JIT that later
+ * frames do not. `/health` answers 503 ("starting") until this is done.
+ */
+import type { Logger } from '../log.js';
+import type { DetectionEngine } from './engine.js';
+import type { Detector } from './types.js';
+
+export interface WarmState {
+  total: number;
+  ready: number;
+  failed: number;
+}
+
+const EXTRA_RUNS = 3;
+
+async function warmOne(d: Detector, batchSizes: number): Promise<void> {
+  const [w, h] = d.model.inputSize;
+  const frame = { data: new Uint8Array(w * h * 3).fill(114), width: w, height: h };
+  for (let i = 0; i < EXTRA_RUNS; i++) await d.detectFrame(frame);
+  if (d.batchable) for (let n = 2; n <= batchSizes; n++) await d.detectFrames(Array.from({ length: n }, () => frame));
+}
+
+/**
+ * Loads and warms every model, one after the other (they share the cores). `batchFor(d)` is the largest batch live
+ * sessions will run on that detector (1 when they do not batch). Updates `state` as it goes; never throws.
+ */
+export async function warmModels(engine: DetectionEngine, batchFor: (d: Detector) => number, logger: Logger, state: WarmState): Promise<void> {
+  const models = engine.list();
+  state.total = models.length;
+  for (const m of models) {
+    const started = performance.now();
+    try {
+      const d = await engine.get(m.name);
+      await warmOne(d, batchFor(d));
+      state.ready++;
+      logger.info({ model: m.name, provider: d.provider, ms: Math.round(performance.now() - started) }, 'model ready');
+    } catch (err) {
+      state.failed++;
+      logger.error({ model: m.name, err }, 'model failed to load');
+    }
+  }
+}
