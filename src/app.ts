@@ -16,11 +16,13 @@ import { buildOpenApi } from './http/openapi.js';
 import { Router } from './http/router.js';
 import { accountRoutes } from './http/routes/accounts.js';
 import { apiKeyRoutes } from './http/routes/api-keys.js';
+import { deviceRoutes } from './http/routes/devices.js';
 import { deepstackRoutes, inferRoutes } from './http/routes/infer.js';
 import { InferGate } from './infer/gate.js';
 import { systemRoutes } from './http/routes/system.js';
 import { tokenRoutes } from './http/routes/tokens.js';
 import { HttpServer } from './http/uws.js';
+import { lanAddresses, RENEW_BEFORE_DAYS, tlsMaterial } from './http/tls.js';
 import { checkQueue } from './queue/health.js';
 import { modelRoutes } from './http/routes/models.js';
 import { openEngine } from './inference/from-config.js';
@@ -66,11 +68,17 @@ export interface RunningApp {
   readonly url: string;
   readonly database: OpenDatabase;
   readonly deps: AppDeps;
+  /** The HTTPS port (0: off). */
+  readonly httpsPort: number;
+  /** Checks and serves the certificate again (TLS_CERT/TLS_KEY changed on disk; SIGHUP). */
+  reloadTls(): Promise<void>;
   /** Graceful: stop accepting, finish in-flight requests (up to the grace period), close the database. */
   close(): Promise<void>;
 }
 
 export async function startApp(config: Config, logger: Logger): Promise<RunningApp> {
+  // The certificate first: an unusable TLS_CERT/TLS_KEY stops the start before anything else is opened.
+  let tls = config.https.port > 0 ? await tlsMaterial(config.https, config.dataDir, logger) : undefined;
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger });
   const { db } = database;
   try {
@@ -136,6 +144,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     perAccount: new RateLimiter(config.loginLimit.perAccount, config.loginLimit.windowMs),
     perAddress: new RateLimiter(config.loginLimit.perAddress, config.loginLimit.windowMs),
   };
+  const ports = { http: (): number => 0, https: (): number => 0 };
   const warm: WarmState = { total: config.onnx.preload ? engine.list().length : 0, ready: 0, failed: 0 };
   const checked = async (f: () => Promise<HealthCheck>): Promise<HealthCheck> => {
     try {
@@ -152,6 +161,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     live,
     jobs: { db, engine, queue },
     metrics,
+    ports,
     inferGate: new InferGate(config.infer.concurrency),
     ffprobePath,
     limits,
@@ -180,6 +190,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   router.add(
     ...accountRoutes(deps),
     ...apiKeyRoutes(deps),
+    ...deviceRoutes(deps),
     ...inferRoutes(deps),
     ...deepstackRoutes(deps),
     ...tokenRoutes(deps),
@@ -206,9 +217,12 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
       metrics.httpRequests.inc({ method, route, status: String(status) });
       metrics.httpDuration.observe({ method, route }, seconds);
     },
+    ...(tls ? { tls: { port: config.https.port, certFile: tls.certFile, keyFile: tls.keyFile } } : {}),
   });
+  ports.http = () => server.port;
+  ports.https = () => server.httpsPort;
   const wsHub = new WsHub({
-    app: server.app,
+    app: server,
     authenticateUpgrade: (req) => authenticator.authenticateUpgrade(req),
     live: () => live,
     logger,
@@ -267,11 +281,34 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   }
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   logger.info({ port, host: config.host }, `Lookout ${VERSION} listening on http://${host}:${port}`);
+  if (tls) {
+    const lan = config.host === '0.0.0.0' || config.host === '::' ? lanAddresses() : [];
+    logger.info(
+      { httpsPort: server.httpsPort, selfSigned: tls.selfSigned, notAfter: tls.notAfter },
+      `HTTPS on https://${host}:${server.httpsPort}` + (lan.length ? `; open on a phone on this network: ${lan.map((ip) => `https://${ip}:${server.httpsPort}`).join(' ')}` : ''),
+    );
+  }
+  // Renew the self-signed certificate before it expires (checked twice a day); TLS_CERT is reloaded on SIGHUP.
+  const reloadTls = async (): Promise<void> => {
+    if (!tls) return;
+    const next = await tlsMaterial(config.https, config.dataDir, logger);
+    await server.reloadTls(next);
+    tls = next;
+    logger.info({ certFile: next.certFile, notAfter: next.notAfter }, 'HTTPS certificate reloaded');
+  };
+  const renewer = setInterval(() => {
+    if (tls?.selfSigned && tls.notAfter.getTime() - Date.now() < RENEW_BEFORE_DAYS * 86_400_000) {
+      reloadTls().catch((err: unknown) => logger.error({ err }, 'renewing the HTTPS certificate failed'));
+    }
+  }, 12 * 3_600_000);
+  renewer.unref();
 
   let closing: Promise<void> | undefined;
   return {
     port,
     url: `http://${host}:${port}`,
+    httpsPort: server.httpsPort,
+    reloadTls,
     database,
     deps,
     close: () =>
@@ -282,6 +319,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
         logger.info({ inFlight: server.inFlight, liveSessions: live.count, graceMs: config.shutdownGraceMs }, 'shutting down');
         server.stopAccepting();
         clearInterval(partSweeper);
+        clearInterval(renewer);
         await live.close(); // sessions end as `stopped`: recordings finalised, tokens settled, clients told
         // A job item still running when the grace period is up is left to the queue, which hands it to another worker.
         await worker?.close(left());

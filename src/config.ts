@@ -62,6 +62,12 @@ export interface Config {
    */
   readonly ws: { readonly maxPerUser: number; readonly messagesPerS: number; readonly signInCheckMs: number };
   /**
+   * HTTPS beside plain HTTP (phones give the camera only to secure pages): on HTTPS_PORT (default 8443; 0 turns it
+   * off), with TLS_CERT + TLS_KEY (PEM files, reloaded on SIGHUP) or, without them, a self-signed certificate made at
+   * first start under DATA_DIR/tls and renewed before it expires.
+   */
+  readonly https: { readonly port: number; readonly certFile: string | undefined; readonly keyFile: string | undefined };
+  /**
    * This server's name among servers sharing a database (NODE_ID; default `<hostname>:<PORT>`, or a random one
    * with PORT=0). Live sessions carry it: at start a server closes at once the sessions its previous run left open.
    */
@@ -298,7 +304,15 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const port = int(env, 'PORT', 8080, 0, 65535);
   const nodeId = read(env, 'NODE_ID') ?? `${os.hostname()}:${port === 0 ? randomUUID().slice(0, 8) : port}`;
   if (nodeId.length > 200) throw new ConfigError('NODE_ID must be at most 200 characters.');
+  const certFile = read(env, 'TLS_CERT');
+  const keyFile = read(env, 'TLS_KEY');
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new ConfigError('TLS_CERT and TLS_KEY must be set together.');
   const config: Config = {
+    https: {
+      port: int(env, 'HTTPS_PORT', 8443, 0, 65535),
+      certFile: certFile === undefined ? undefined : path.resolve(cwd, certFile),
+      keyFile: keyFile === undefined ? undefined : path.resolve(cwd, keyFile),
+    },
     nodeId,
     port,
     host: read(env, 'HOST') ?? '0.0.0.0',

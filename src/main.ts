@@ -4,6 +4,7 @@
 import { startApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './log.js';
+import { TlsConfigError } from './http/tls.js';
 
 async function main(): Promise<void> {
   let config;
@@ -17,7 +18,21 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel, undefined, config.logFormat);
-  const app = await startApp(config, logger);
+  let app;
+  try {
+    app = await startApp(config, logger);
+  } catch (err) {
+    if (err instanceof TlsConfigError) {
+      process.stderr.write(`Configuration error: ${err.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+  const running = app;
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: reloading the HTTPS certificate');
+    running.reloadTls().catch((err: unknown) => logger.error({ err }, 'reloading the HTTPS certificate failed; the previous one is still served'));
+  });
 
   let signals = 0;
   const shutdown = (signal: NodeJS.Signals): void => {

@@ -15,6 +15,7 @@ const VIEWS = {
   history: () => import('./views/history.js'),
   tokens: () => import('./views/tokens.js'),
   keys: () => import('./views/keys.js'),
+  phone: () => import('./views/phone.js'),
   admin: () => import('./views/admin.js'),
 };
 const PUBLIC = new Set(['signin', 'register']);

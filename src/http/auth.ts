@@ -31,7 +31,7 @@ export function parseCookies(header: string | undefined): Map<string, string> {
  * over plain HTTP.
  */
 export function cookieSecureFor(req: HttpRequest, cfg: { cookieSecure: boolean; trustProxy: boolean }): boolean {
-  if (cfg.cookieSecure) return true;
+  if (cfg.cookieSecure || req.secure === true) return true;
   const proto = cfg.trustProxy ? req.headers['x-forwarded-proto']?.split(',')[0]?.trim().toLowerCase() : undefined;
   return proto === 'https';
 }

@@ -27,6 +27,8 @@ export interface AppDeps {
   /** The ffprobe binary (FFPROBE_PATH, beside ffmpeg, on PATH, or bundled), resolved once. */
   readonly ffprobePath: () => Promise<string>;
   readonly metrics: Metrics;
+  /** The ports this server listens on, once it does (HTTPS 0 when off). */
+  readonly ports: { readonly http: () => number; readonly https: () => number };
   /** Concurrent one-call inference requests (INFER_CONCURRENCY). */
   readonly inferGate: InferGate;
   /** Per-user and per-address limits of costly actions (429 with Retry-After). */

@@ -10,6 +10,8 @@ export interface HttpRequest {
   /** Lower-case names; repeated headers joined with ", ". */
   readonly headers: Readonly<Record<string, string>>;
   readonly ip: string;
+  /** Came over this server's own HTTPS. */
+  readonly secure?: boolean;
   /** The whole body, read up to BODY_LIMIT_BYTES; empty on routes that stream their body. */
   readonly body: Buffer;
   /**

@@ -33,52 +33,118 @@ export interface HttpServerOptions {
   readonly streamsBody?: (method: string, path: string) => boolean;
   /** Told of every answered (or aborted, status 499) request: for metrics. */
   readonly observe?: (o: { method: string; route: string; status: number; seconds: number }) => void;
+  /** HTTPS beside HTTP, on its own port, with the same routes and WebSocket. */
+  readonly tls?: { readonly port: number; readonly certFile: string; readonly keyFile: string };
+}
+
+interface Served {
+  readonly app: uWS.TemplatedApp;
+  readonly secure: boolean;
+  listenSocket: uWS.us_listen_socket | null;
 }
 
 export class HttpServer {
-  readonly #app: uWS.TemplatedApp;
-  #listenSocket: uWS.us_listen_socket | null = null;
+  /** Every app this server made (the plain one, the TLS one, and TLS ones replaced by a reload that still hold connections). */
+  readonly #served: Served[] = [];
+  readonly #appListeners: ((app: uWS.TemplatedApp) => void)[] = [];
+  #plain: Served;
+  #tls: Served | undefined;
   #inFlight = 0;
   #drained: (() => void) | undefined;
   #closing: Promise<void> | undefined;
   #port = 0;
+  #httpsPort = 0;
 
   constructor(private readonly opts: HttpServerOptions) {
-    this.#app = uWS.App();
-    this.#app.any('/*', (res, req) => this.#onRequest(res, req));
+    this.#plain = this.#make(false);
+    if (opts.tls) this.#tls = this.#make(true, opts.tls);
   }
 
-  /** The uWS app, for the WebSocket hub to register its route on. */
+  #make(secure: boolean, tls?: { certFile: string; keyFile: string }): Served {
+    const app = secure && tls ? uWS.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile }) : uWS.App();
+    app.any('/*', (res, req) => this.#onRequest(res, req, secure));
+    const served: Served = { app, secure, listenSocket: null };
+    this.#served.push(served);
+    for (const fn of this.#appListeners) fn(app);
+    return served;
+  }
+
+  /** Calls `fn` with every app, now and when a TLS reload makes a new one (the WebSocket hub registers on each). */
+  onApp(fn: (app: uWS.TemplatedApp) => void): void {
+    this.#appListeners.push(fn);
+    for (const s of this.#served) fn(s.app);
+  }
+
+  /** The plain-HTTP uWS app. */
   get app(): uWS.TemplatedApp {
-    return this.#app;
+    return this.#plain.app;
   }
 
   get port(): number {
     return this.#port;
   }
 
+  /** The HTTPS port, 0 when HTTPS is off. */
+  get httpsPort(): number {
+    return this.#httpsPort;
+  }
+
   get inFlight(): number {
     return this.#inFlight;
   }
 
-  listen(): Promise<number> {
+  /** Listens on PORT, and on the HTTPS port when there is one; resolves with the plain port. */
+  async listen(): Promise<number> {
+    this.#port = await this.#listen(this.#plain, this.opts.port, 'PORT');
+    if (this.#tls && this.opts.tls) this.#httpsPort = await this.#listen(this.#tls, this.opts.tls.port, 'HTTPS_PORT');
+    return this.#port;
+  }
+
+  #listen(served: Served, port: number, variable: string): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.#app.listen(this.opts.host, this.opts.port, (socket) => {
+      served.app.listen(this.opts.host, port, (socket) => {
         if (!socket) {
-          reject(new Error(`Could not listen on ${this.opts.host}:${this.opts.port} (port in use?). Set PORT to a free port.`));
+          reject(new Error(`Could not listen on ${this.opts.host}:${port} (port in use?). Set ${variable} to a free port.`));
           return;
         }
-        this.#listenSocket = socket;
-        this.#port = uWS.us_socket_local_port(socket);
-        resolve(this.#port);
+        served.listenSocket = socket;
+        resolve(uWS.us_socket_local_port(socket));
       });
     });
   }
 
-  /** Closes the listening socket: new connections are refused; open ones go on. */
+  /**
+   * Serves a new certificate: a new TLS app takes the HTTPS port; connections made with the old certificate go on
+   * until they close. The files must have been checked (tls.ts) first.
+   */
+  async reloadTls(files: { certFile: string; keyFile: string }): Promise<void> {
+    if (!this.#tls || !this.opts.tls) return;
+    const next = this.#make(true, files);
+    const old = this.#tls;
+    if (old.listenSocket) uWS.us_listen_socket_close(old.listenSocket);
+    old.listenSocket = null;
+    try {
+      await this.#listen(next, this.#httpsPort, 'HTTPS_PORT');
+      this.#tls = next;
+    } catch (err) {
+      // Keep serving the old certificate.
+      this.#tls = old;
+      await this.#listen(old, this.#httpsPort, 'HTTPS_PORT');
+      throw err;
+    }
+  }
+
+  /** Sends to every socket subscribed to `topic`, on every app (a uWS topic is per app). */
+  publish(topic: string, text: string): void {
+    for (const s of this.#served) s.app.publish(topic, text, false);
+  }
+
+  /** Closes the listening sockets: new connections are refused; open ones go on. */
   stopAccepting(): void {
-    if (this.#listenSocket) uWS.us_listen_socket_close(this.#listenSocket);
-    this.#listenSocket = null;
+    for (const s of this.#served) {
+      if (s.listenSocket) uWS.us_listen_socket_close(s.listenSocket);
+      s.listenSocket = null;
+    }
   }
 
   /** Stops accepting, waits up to graceMs for in-flight requests, then closes every connection. */
@@ -94,11 +160,11 @@ export class HttpServer {
           };
         });
       }
-      this.#app.close();
+      for (const s of this.#served) s.app.close();
     })());
   }
 
-  #onRequest(res: uWS.HttpResponse, r: uWS.HttpRequest): void {
+  #onRequest(res: uWS.HttpResponse, r: uWS.HttpRequest, secure: boolean): void {
     const started = performance.now();
     // Everything from `r` must be read now: it is invalid after this function returns.
     const method = r.getMethod().toUpperCase();
@@ -136,7 +202,7 @@ export class HttpServer {
     });
 
     const run = (body: Buffer): void => {
-      const req: HttpRequest = { id, method, path, query: new URLSearchParams(queryString), headers, ip, body };
+      const req: HttpRequest = { id, method, path, query: new URLSearchParams(queryString), headers, ip, body, secure };
       current = req;
       this.opts.handle(req).then(
         (answer) => this.#write(res, answer, id, method, () => aborted, finish),
@@ -153,7 +219,7 @@ export class HttpServer {
     }
     if (this.opts.streamsBody?.(method, path)) {
       const body = this.#streamBody(res, (stream) => {
-        const req: HttpRequest = { id, method, path, query: new URLSearchParams(queryString), headers, ip, body: Buffer.alloc(0), bodyStream: stream };
+        const req: HttpRequest = { id, method, path, query: new URLSearchParams(queryString), headers, ip, body: Buffer.alloc(0), bodyStream: stream, secure };
         current = req;
         // An answer before the body's end (413 mid-upload, a refused file): read and drop the rest of the body
         // instead of closing with unread data, which makes the kernel reset the connection and the client

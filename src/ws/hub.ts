@@ -46,8 +46,11 @@ interface SocketData {
 const MAX_IN_FLIGHT = 256;
 
 
+/** Where the hub registers its route: one app, or a server that hands it each of its apps (HTTP, HTTPS). */
+export type AppSource = uWS.TemplatedApp | { onApp(fn: (app: uWS.TemplatedApp) => void): void };
+
 export interface WsHubDeps extends ProtocolDeps {
-  readonly app: uWS.TemplatedApp;
+  readonly app: AppSource;
   /** Open sockets one user may hold (WS_MAX_PER_USER); unset, no cap. */
   readonly maxPerUser?: number;
   /** Of these sign-in session ids, the ones still valid; the sweep closes the sockets of the others. */
@@ -62,11 +65,24 @@ export class WsHub {
   readonly #d: WsHubDeps;
   readonly #sockets = new Set<uWS.WebSocket<SocketData>>();
   readonly #perUser = new Map<string, number>();
-  readonly #sweeper: NodeJS.Timeout | undefined;
+  #sweeper: NodeJS.Timeout | undefined;
+
+  readonly #apps: uWS.TemplatedApp[] = [];
 
   constructor(deps: WsHubDeps) {
     this.#d = deps;
-    deps.app.ws<SocketData>(WS_PATH, {
+    if ('onApp' in deps.app) deps.app.onApp((app) => this.#attach(app));
+    else this.#attach(deps.app);
+    if (deps.validSessions) {
+      this.#sweeper = setInterval(() => void this.#sweepSignIns(), deps.signInCheckMs ?? 30_000);
+      this.#sweeper.unref();
+    }
+  }
+
+  #attach(app: uWS.TemplatedApp): void {
+    const deps = this.#d;
+    this.#apps.push(app);
+    app.ws<SocketData>(WS_PATH, {
       compression: uWS.DISABLED,
       maxPayloadLength: MAX_MESSAGE_BYTES,
       maxBackpressure: MAX_BACKPRESSURE_BYTES,
@@ -112,10 +128,6 @@ export class WsHub {
         }
       },
     });
-    if (deps.validSessions) {
-      this.#sweeper = setInterval(() => void this.#sweepSignIns(), deps.signInCheckMs ?? 30_000);
-      this.#sweeper.unref();
-    }
   }
 
   /** Closes the sockets a sign-in session opened (logout), or all of a user's (disabled, deleted). */
@@ -186,7 +198,8 @@ export class WsHub {
 
   /** Sends to every socket subscribed to `topic`. */
   publish(topic: string, message: object): void {
-    this.#d.app.publish(topic, JSON.stringify(message), false);
+    const text = JSON.stringify(message);
+    for (const app of this.#apps) app.publish(topic, text, false);
   }
 
   publishLive(sessionId: string, event: LiveEvent): void {

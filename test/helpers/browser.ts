@@ -20,7 +20,7 @@ export function chromiumPath(): string {
   return p;
 }
 
-export async function launchBrowser(opts: { fakeCamera?: string } = {}): Promise<Browser> {
+export async function launchBrowser(opts: { fakeCamera?: string; ignoreCertificateErrors?: boolean; hostRules?: string } = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: chromiumPath(),
     headless: true,
@@ -33,6 +33,9 @@ export async function launchBrowser(opts: { fakeCamera?: string } = {}): Promise
       '--use-fake-ui-for-media-stream',
       '--use-fake-device-for-media-stream',
       ...(opts.fakeCamera ? [`--use-file-for-fake-video-capture=${opts.fakeCamera}`] : []),
+      ...(opts.ignoreCertificateErrors ? ['--ignore-certificate-errors'] : []),
+      // e.g. 'MAP lookout.test 127.0.0.2': a name the browser treats as a remote site, with traffic on loopback.
+      ...(opts.hostRules ? [`--host-resolver-rules=${opts.hostRules}`] : []),
     ],
   });
 }

@@ -28,6 +28,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     RECORDINGS_DIR: path.join(dataDir, 'recordings'),
     LOG_LEVEL: 'silent',
     PRELOAD_MODELS: 'false', // most tests need no model; the ones that do ask for it
+    HTTPS_PORT: '0', // test servers run side by side: HTTPS only where a test asks for it
     ...env,
   });
   const app = await startApp(config, createLogger(process.env['TEST_LOG_LEVEL'] ?? 'silent'));

@@ -25,7 +25,7 @@ afterAll(async () => {
 /** Runs the server for a few seconds, stdout a terminal or a pipe, and returns what it printed. */
 async function run(tty: boolean): Promise<string> {
   const port = await freePort();
-  const env = `DATA_DIR=${tmp}/data PORT=${port} HOST=127.0.0.1 DATABASE_URL=${database.url} PRELOAD_MODELS=false`;
+  const env = `DATA_DIR=${tmp}/data PORT=${port} HTTPS_PORT=0 HOST=127.0.0.1 DATABASE_URL=${database.url} PRELOAD_MODELS=false`;
   // SIGINT after 6 s: the server shuts down on its own and prints its last lines.
   const cmd = `env ${env} timeout -s INT 6 ${process.execPath} --import tsx ${path.join(ROOT, 'src/main.ts')}`;
   const { stdout } = tty

@@ -55,8 +55,26 @@ export async function render(main, ctx) {
     box.el,
   );
 
+  // Browsers give the camera only to secure pages: plain http from another machine (a phone on the LAN) is not one.
+  const insecure = h('div', { class: 'notice insecure', role: 'alert', hidden: true });
+  if (!window.isSecureContext) {
+    insecure.hidden = false;
+    fill(insecure, 'This page was opened over plain http, so your browser will not share the camera with it. ');
+    api('GET', '/device-links')
+      .then(({ httpsPort }) => {
+        if (httpsPort > 0) {
+          const url = `https://${location.hostname}:${httpsPort}/#/live`;
+          insecure.append('Open it over HTTPS instead: ', h('a', { href: url }, url), ' (accept the certificate warning the first time: it is this server\'s own certificate).');
+        } else {
+          insecure.append('Ask the operator to turn HTTPS on (HTTPS_PORT), or open it as http://localhost on the server itself.');
+        }
+      })
+      .catch(() => undefined);
+  }
+
   main.append(
     h('h1', null, 'Live detection'),
+    insecure,
     form,
     h(
       'div',

@@ -32,7 +32,7 @@ async function boot(env: Record<string, string>): Promise<{ app: RunningApp; log
       done();
     },
   });
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, DATABASE_URL: database.url, PRELOAD_MODELS: 'false', LOG_LEVEL: 'info', ...env });
+  const config = loadConfig({ PORT: '0', HTTPS_PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, DATABASE_URL: database.url, PRELOAD_MODELS: 'false', LOG_LEVEL: 'info', ...env });
   const app = await startApp(config, createLogger('info', sink));
   return { app, logs };
 }
