@@ -221,6 +221,19 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   });
   ports.http = () => server.port;
   ports.https = () => server.httpsPort;
+  // Whether a socket's sign-in still holds, asked before paid or data-reading messages: remembered for a few
+  // seconds per sign-in, so a burst of messages costs one query (a logout closes its sockets at once anyway).
+  // The answer is kept as a promise, so that messages arriving while the query runs wait for that one query.
+  const signInChecked = new Map<string, { ok: Promise<boolean>; at: number }>();
+  const signedIn = (id: string): Promise<boolean> => {
+    const hit = signInChecked.get(id);
+    if (hit && performance.now() - hit.at < 5000) return hit.ok;
+    if (signInChecked.size > 10_000) signInChecked.clear();
+    const ok = (id.startsWith('key:') ? liveKeyIds(db, [id]) : liveSessionIds(db, [id])).then((valid) => valid.has(id));
+    ok.catch(() => signInChecked.delete(id)); // a failed query is not remembered
+    signInChecked.set(id, { ok, at: performance.now() });
+    return ok;
+  };
   const wsHub = new WsHub({
     app: server,
     authenticateUpgrade: (req) => authenticator.authenticateUpgrade(req),
@@ -233,7 +246,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     messageLimit: new MessageLimit(config.ws.messagesPerS),
     validSessions: async (ids) => new Set([...(await liveSessionIds(db, ids)), ...(await liveKeyIds(db, ids))]),
     signInCheckMs: config.ws.signInCheckMs,
-    signedIn: async (id) => (await (id.startsWith('key:') ? liveKeyIds(db, [id]) : liveSessionIds(db, [id]))).has(id),
+    signedIn: (id) => signedIn(id),
     onDropped: () => metrics.wsDropped.inc(),
   });
   hubRef.current = wsHub;
@@ -252,7 +265,12 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     database.url,
     {
       [JOB_CHANNEL]: (e) => wsHub.publish(`jobs:${(e as JobEvent).userId}`, { type: 'job', job: (e as JobEvent).job }),
-      [AUTH_CHANNEL]: (e) => wsHub.revoke(e as AuthRevoked),
+      [AUTH_CHANNEL]: (e) => {
+        const revoked = e as AuthRevoked;
+        if ('sessionId' in revoked) signInChecked.delete(revoked.sessionId);
+        else signInChecked.clear();
+        wsHub.revoke(revoked);
+      },
     },
     logger,
   );

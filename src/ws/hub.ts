@@ -42,8 +42,11 @@ interface SocketData {
   inFlight: number;
 }
 
-/** Unfinished messages one socket may have; a client past it is not waiting for answers. */
-const MAX_IN_FLIGHT = 256;
+/**
+ * Unfinished messages one socket may have: two seconds' worth of its message rate (WS_MESSAGES_PER_S), and at
+ * least 256. A client past it is not waiting for answers.
+ */
+const MIN_IN_FLIGHT = 256;
 
 
 /** Where the hub registers its route: one app, or a server that hands it each of its apps (HTTP, HTTPS). */
@@ -68,9 +71,11 @@ export class WsHub {
   #sweeper: NodeJS.Timeout | undefined;
 
   readonly #apps: uWS.TemplatedApp[] = [];
+  readonly #maxInFlight: number;
 
   constructor(deps: WsHubDeps) {
     this.#d = deps;
+    this.#maxInFlight = Math.max(MIN_IN_FLIGHT, 2 * (deps.messageLimit?.perSecond ?? 0));
     if ('onApp' in deps.app) deps.app.onApp((app) => this.#attach(app));
     else this.#attach(deps.app);
     if (deps.validSessions) {
@@ -105,9 +110,9 @@ export class WsHub {
         const data = ws.getUserData();
         if (data.closed) return;
         // A client that sends faster than its messages are handled piles up work on this loop: past
-        // MAX_IN_FLIGHT unfinished messages the socket is closed at once, before any is parsed (one TCP read can
+        // maxInFlight unfinished messages the socket is closed at once, before any is parsed (one TCP read can
         // carry thousands of small frames, all delivered before the first one's handling can answer).
-        if (++data.inFlight > MAX_IN_FLIGHT) {
+        if (++data.inFlight > this.#maxInFlight) {
           data.closed = true;
           ws.end(POLICY_CLOSE, 'Too many messages: wait for answers before sending more.');
           return;

@@ -42,6 +42,9 @@ describe('GET /metrics', () => {
     expect(submitted.status).toBe(202);
     const { job } = (await submitted.json()) as { job: Job };
     await waitForJob(s, u.token, job.id, inState('completed'));
+    // The job is completed in the database a moment before the worker records its duration: wait for that.
+    const finished = 'lookout_job_duration_seconds_count{model="blazeface",state="completed"}';
+    await expect.poll(async () => metricDelta(before, await scrape(), finished), { timeout: 10_000 }).toBe(1);
 
     const after = await scrape();
     const d = (key: string): number => metricDelta(before, after, key);

@@ -7,12 +7,12 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { RTCPeerConnection, useVP8, useVP9 } from 'werift';
-import WebSocket from 'ws';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { streamFile } from '../../../src/live/client/stream.js';
 import { useLiveServer } from '../../helpers/live.js';
 import { ROOT } from '../../helpers/process.js';
 import { signUp, type TestServer } from '../../helpers/server.js';
+import { openSocket, type TestSocket } from '../../helpers/ws.js';
 
 const IDLE_S = 2;
 const ADMIN = { email: 'admin@example.com', password: 'admin password 123' };
@@ -71,44 +71,8 @@ async function offer(codec: 'vp8' | 'vp9' = 'vp8'): Promise<{ sdp: string; close
   return { sdp: pc.localDescription!.sdp, close: () => pc.close() };
 }
 
-interface Socket {
-  ws: WebSocket;
-  next(pred?: (m: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
-  send(m: unknown): void;
-  close(): void;
-}
-
-async function socket(token: string | undefined, headers: Record<string, string> = {}): Promise<Socket> {
-  const ws = new WebSocket(s.url.replace('http', 'ws') + '/api/v1/ws', { headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers } });
-  const inbox: Record<string, unknown>[] = [];
-  const waiters: (() => void)[] = [];
-  ws.on('message', (data: Buffer) => {
-    inbox.push(JSON.parse(data.toString()) as Record<string, unknown>);
-    for (const w of waiters.splice(0)) w();
-  });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
-  });
-  return {
-    ws,
-    send: (m) => ws.send(typeof m === 'string' ? m : JSON.stringify(m)),
-    close: () => ws.close(),
-    next: async (pred = () => true, ms = 10_000) => {
-      const start = Date.now();
-      for (;;) {
-        const i = inbox.findIndex(pred);
-        if (i >= 0) return inbox.splice(i, 1)[0]!;
-        if (Date.now() - start > ms) throw new Error(`no matching message in ${ms} ms; got ${JSON.stringify(inbox)}`);
-        await new Promise<void>((r) => {
-          waiters.push(r);
-          setTimeout(r, 100);
-        });
-      }
-    },
-  };
-}
+/** A WebSocket of `token` on this file's server. */
+const socket = (token: string | undefined, headers: Record<string, string> = {}): Promise<TestSocket> => openSocket(s.url, token, headers);
 
 describe('a client that vanishes', () => {
   it.each([['whip'], ['ws']] as const)('over %s: its session, ffmpeg and hold are gone within the idle timeout + 5 s', async (via) => {
@@ -211,7 +175,7 @@ describe('signalling errors', () => {
       ws.send({ type: 'subscribe', topic: 'live:00000000-0000-0000-0000-000000000000' });
       expect(await ws.next()).toMatchObject({ type: 'error', code: 'NOT_FOUND', re: 'subscribe' });
       // Still open, and none of it left a session or a hold behind.
-      expect(ws.ws.readyState).toBe(WebSocket.OPEN);
+      expect(ws.ws.readyState).toBe(ws.ws.OPEN);
       expect(await sessions(u.token)).toEqual([]);
       const ledger = (await (await s.call('GET', '/api/v1/tokens/ledger', { token: u.token })).json()) as { entries: { reason: string }[] };
       expect(ledger.entries.map((e) => e.reason)).toEqual(['initial']);

@@ -13,7 +13,7 @@ import { useLiveServer } from '../../helpers/live.js';
 import { signUp, type TestServer } from '../../helpers/server.js';
 
 // The slow client floods on purpose: lift the per-socket message limit so that it is the backpressure cap at work.
-const live = useLiveServer({ clipSeconds: 13, env: { INITIAL_TOKENS: '1000', WS_MESSAGES_PER_S: '10000' } });
+const live = useLiveServer({ clipSeconds: 13, env: { INITIAL_TOKENS: '1000', WS_MESSAGES_PER_S: '50000' } });
 let s: TestServer;
 let clip: string;
 beforeAll(() => {
@@ -45,7 +45,8 @@ describe('a WebSocket client that never reads', () => {
     const topic = `live:${sessionId!}`;
 
     // The slow client: subscribed, then it stops reading (its TCP socket is paused) and asks for the session's
-    // stats 20,000 times (each answer about half a KiB): far more than the kernel's socket buffers hold.
+    // stats 20,000 times (each answer about half a KiB): far more than the kernel's socket buffers hold, and within
+    // the message limits this file sets (50,000 a second, 100,000 unanswered).
     const slow = await socket(u.token);
     slow.send(JSON.stringify({ type: 'subscribe', topic }));
     (slow as unknown as { _socket: net.Socket })._socket.pause();
