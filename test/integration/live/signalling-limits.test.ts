@@ -3,16 +3,25 @@
  * candidates stalled every request for 78 s, and 6,000 live.ice messages for 10 s. Real server, real werift
  * offers; no media is sent, the sessions wait for it.
  */
+import dgram from 'node:dgram';
 import { RTCPeerConnection, useVP8 } from 'werift';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useLiveServer } from '../../helpers/live.js';
 import { signUp, type TestServer } from '../../helpers/server.js';
 import { openSocket } from '../../helpers/ws.js';
 
 const live = useLiveServer({ clipSeconds: 1, env: { LIVE_IDLE_TIMEOUT_S: '60', LIVE_MAX_SESSIONS_PER_USER: '4', WS_MESSAGES_PER_S: '10000' } });
 let s: TestServer;
-beforeAll(() => {
+let silent: dgram.Socket;
+beforeAll(async () => {
   ({ server: s } = live());
+  silent = dgram.createSocket('udp4');
+  silent.on('message', () => undefined);
+  await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+  silentPort = silent.address().port;
+});
+afterAll(() => {
+  silent?.close();
 });
 
 async function offer(extra: (sdp: string) => string = (x) => x): Promise<string> {
@@ -32,7 +41,11 @@ async function whip(token: string, sdp?: string): Promise<Response> {
   });
 }
 
-const candidate = (i: number): string => `a=candidate:${i} 1 udp ${2122260223 - i} 192.0.2.${(i % 250) + 1} ${10000 + i} typ host`;
+// The server's peer sends connectivity checks to the candidates it is given: they all point at a UDP socket of this
+// test on loopback that takes the checks and never answers, so nothing leaves the machine and ICE neither connects
+// nor fails (a closed port can make it fail at once, which would end the session mid-test).
+let silentPort = 0;
+const candidate = (i: number): string => `a=candidate:${i} 1 udp ${2122260223 - i} 127.0.0.1 ${silentPort} typ host`;
 
 async function patch(token: string, location: string, n: number, from = 0): Promise<Response> {
   const body = ['a=ice-ufrag:abcd', 'a=ice-pwd:abcdefghijklmnopqrstuvwx', 'a=mid:0', ...Array.from({ length: n }, (_, i) => candidate(from + i)), ''].join('\r\n');
@@ -57,7 +70,9 @@ describe('WHIP PATCH', () => {
 
   it('caps the candidates of one session at 64, the offer’s included', async () => {
     const u = await signUp(s);
-    const started = await whip(u.token, await offer((sdp) => sdp.replace(/^a=candidate:.*\r\n/gm, '')));
+    // No candidates in the offer, and no end-of-candidates either: ICE waits for trickled ones (with it, and nothing
+    // to try, the peer fails at once and the session ends).
+    const started = await whip(u.token, await offer((sdp) => sdp.replace(/^a=(?:candidate:.*|end-of-candidates)\r\n/gm, '')));
     const location = started.headers.get('location')!;
     expect((await patch(u.token, location, 32, 0)).status).toBe(204);
     expect((await patch(u.token, location, 32, 32)).status).toBe(204);
