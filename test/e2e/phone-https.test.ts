@@ -3,13 +3,13 @@
  * (https://127.0.0.2, self-signed certificate, so no localhost exemption makes the page secure), where the camera
  * works and boxes come back; the "Open on your phone" page shows this server's addresses as QR codes.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lanAddresses } from '../../src/http/tls.js';
-import { collectPageErrors, launchBrowser, makeFakeCamera, screenshot } from '../helpers/browser.js';
+import { closeAll, launchBrowser, makeFakeCamera, openPage, screenshot } from '../helpers/browser.js';
 import { ensureModels } from '../helpers/onnx-setup.js';
 import { freePort } from '../helpers/process.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -30,16 +30,10 @@ beforeAll(async () => {
   server = await startTestServer({ HOST: '0.0.0.0', HTTPS_PORT: String(await freePort()), PRELOAD_MODELS: 'true', RECORDINGS_DIR: path.join(tmp, 'rec'), INITIAL_TOKENS: '100' });
   origin = `https://127.0.0.2:${server.app.httpsPort}`;
   browser = await launchBrowser({ fakeCamera: camera, ignoreCertificateErrors: true });
-  const context = await browser.newContext({ viewport: { width: 390, height: 800 }, baseURL: origin });
-  page = await context.newPage();
-  errors = collectPageErrors(page);
+  ({ page, errors } = await openPage(browser, { baseURL: origin, width: 390, height: 800 }));
 }, 180_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
-});
+afterAll(() => closeAll(browser, server, tmp));
 
 describe('a phone on the same network', () => {
   it('opens the web app over HTTPS at a non-local address, streams the camera and gets boxes', async () => {

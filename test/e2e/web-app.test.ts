@@ -3,12 +3,12 @@
  * database, real ffmpeg and real models. The fake camera plays a generated clip of a moving face, so the live
  * page runs a real WebRTC session. The tests run in order and share one signed-in user, as a person would.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectPageErrors, launchBrowser, makeFakeCamera, onElement, screenshot } from '../helpers/browser.js';
+import { closeAll, collectPageErrors, launchBrowser, makeFakeCamera, onElement, openPage, screenshot } from '../helpers/browser.js';
 import { makeImages } from '../helpers/datasets.js';
 import { makeFaceClip } from '../helpers/media.js';
 import { ensureModels } from '../helpers/onnx-setup.js';
@@ -22,7 +22,6 @@ const INITIAL_TOKENS = 100;
 let server: TestServer;
 let tmp: string;
 let browser: Browser;
-let context: BrowserContext;
 let page: Page;
 let errors: string[];
 
@@ -40,16 +39,10 @@ beforeAll(async () => {
     UPLOAD_MAX_BYTES: String(8 * 1024 * 1024),
   });
   browser = await launchBrowser({ fakeCamera: camera });
-  context = await browser.newContext({ viewport: { width: 1280, height: 860 }, baseURL: server.url });
-  page = await context.newPage();
-  errors = collectPageErrors(page);
+  ({ page, errors } = await openPage(browser, { baseURL: server.url, width: 1280, height: 860 }));
 }, 180_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
-});
+afterAll(() => closeAll(browser, server, tmp));
 
 /** The elements that reach past the right edge of a narrow screen, for a failure message. */
 function overflowing(p: Page): Promise<string> {

@@ -5,10 +5,10 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { makeFaceClip } from './media.js';
 
 export const ARTIFACTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../artifacts');
@@ -82,4 +82,18 @@ export function onElement<T>(loc: Locator, expr: string): Promise<T> {
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const fn = new Function('el', `return (${expr});`) as (el: unknown) => T;
   return loc.evaluate(fn);
+}
+
+/** A context and page at `baseURL` with the page's errors collected. */
+export async function openPage(browser: Browser, opts: { baseURL: string; width: number; height: number }): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+  const context = await browser.newContext({ viewport: { width: opts.width, height: opts.height }, baseURL: opts.baseURL });
+  const page = await context.newPage();
+  return { context, page, errors: collectPageErrors(page) };
+}
+
+/** Closes the browser and the server and removes the temporary folder (each only if it was made). */
+export async function closeAll(browser: Browser | undefined, server: { close(): Promise<void> } | undefined, tmp: string | undefined): Promise<void> {
+  await browser?.close();
+  await server?.close();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
 }

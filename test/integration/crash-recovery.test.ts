@@ -6,33 +6,20 @@
  * - an upload cut off by the kill leaves no temporary file once the server has started again.
  */
 import http from 'node:http';
-import { mkdtemp, readdir, rm, utimes } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { streamFile } from '../../src/live/client/stream.js';
-import { createTestDatabase } from '../helpers/db.js';
-import { countFrames, makeFaceClip } from '../helpers/media.js';
-import { ensureModels } from '../helpers/onnx-setup.js';
+import { countFrames } from '../helpers/media.js';
 import { freePort, spawnNode, waitFor200, type Spawned } from '../helpers/process.js';
+import { useProcessFixture, type ProcessFixture } from '../helpers/process-fixture.js';
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
+const fixture = useProcessFixture({ prefix: 'crash', clipSeconds: 30 });
+let database: ProcessFixture['database'];
 let tmp: string;
 let clip: string;
-const servers: Spawned[] = [];
-
-beforeAll(async () => {
-  await ensureModels();
-  database = await createTestDatabase();
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'lookout-crash-'));
-  clip = path.join(tmp, 'face.mp4');
-  await makeFaceClip(clip, { seconds: 30, width: 320, height: 240 });
-}, 120_000);
-
-afterAll(async () => {
-  for (const s of servers) s.kill('SIGKILL');
-  await database?.drop();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
+beforeAll(() => {
+  ({ database, tmp, clip } = fixture());
 });
 
 async function start(port: number): Promise<Spawned> {
@@ -46,7 +33,7 @@ async function start(port: number): Promise<Spawned> {
     LOG_LEVEL: 'info',
     FFMPEG_PATH: process.env['FFMPEG_PATH'],
   });
-  servers.push(s);
+  fixture().track(s);
   await waitFor200(`http://127.0.0.1:${port}/api/v1/health`, 90_000, s);
   return s;
 }

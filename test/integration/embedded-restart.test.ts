@@ -11,6 +11,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, spawnNode, spawnTs, waitFor200 } from '../helpers/process.js';
 
 const dirs: string[] = [];
+
+/** POSTs `body` as JSON to the server at `base`. */
+const postJson = (base: string, p: string, body: unknown): Promise<Response> =>
+  fetch(base + p, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 afterAll(async () => {
   for (const d of dirs) await fs.rm(d, { recursive: true, force: true });
 });
@@ -39,11 +43,7 @@ describe('embedded PostgreSQL default', () => {
     const health = (await (await fetch(`${base}/api/v1/health`)).json()) as { db: { kind: string } };
     expect(health.db.kind).toBe('embedded');
     expect(postgresProcessesFor(dataDir).length).toBeGreaterThan(0); // the check below can see them
-    const reg = await fetch(`${base}/api/v1/auth/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: 'keeper@example.com', password: 'persistent one' }),
-    });
+    const reg = await postJson(base, '/api/v1/auth/register', { email: 'keeper@example.com', password: 'persistent one' });
     expect(reg.status).toBe(201);
     // The models load in the background after the start; wait for them (the check below reads what they logged).
     await expect.poll(() => first.output(), { timeout: 60_000 }).toMatch(/"model":"nanodet".*Detection model loaded/);
@@ -59,18 +59,10 @@ describe('embedded PostgreSQL default', () => {
     const second = spawnTs('src/main.ts', [], env);
     try {
       await waitFor200(`${base}/api/v1/health`, 60_000, second);
-      const login = await fetch(`${base}/api/v1/auth/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email: 'keeper@example.com', password: 'persistent one' }),
-      });
+      const login = await postJson(base, '/api/v1/auth/login', { email: 'keeper@example.com', password: 'persistent one' });
       expect(login.status).toBe(200);
       // The bootstrap admin exists once, and can use admin routes.
-      const admin = await fetch(`${base}/api/v1/auth/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email: 'root@example.com', password: 'first admin pw' }),
-      });
+      const admin = await postJson(base, '/api/v1/auth/login', { email: 'root@example.com', password: 'first admin pw' });
       const { token } = (await admin.json()) as { token: string };
       const users = await fetch(`${base}/api/v1/admin/users`, { headers: { authorization: `Bearer ${token}` } });
       expect(users.status).toBe(200);
@@ -102,11 +94,7 @@ describe('embedded PostgreSQL default', () => {
     const base = `http://127.0.0.1:${port}`;
     const first = spawnNode('src/main.ts', [], env); // one process: SIGKILL reaches node and nothing else
     await waitFor200(`${base}/api/v1/health`, 60_000, first);
-    const reg = await fetch(`${base}/api/v1/auth/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: 'survivor@example.com', password: 'still here 1' }),
-    });
+    const reg = await postJson(base, '/api/v1/auth/register', { email: 'survivor@example.com', password: 'still here 1' });
     expect(reg.status).toBe(201);
     first.kill('SIGKILL');
     await first.exited;
@@ -117,11 +105,7 @@ describe('embedded PostgreSQL default', () => {
     try {
       await waitFor200(`${base}/api/v1/health`, 60_000, second);
       expect(second.output()).toContain('stopping an embedded PostgreSQL left running by a Lookout that was killed');
-      const login = await fetch(`${base}/api/v1/auth/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email: 'survivor@example.com', password: 'still here 1' }),
-      });
+      const login = await postJson(base, '/api/v1/auth/login', { email: 'survivor@example.com', password: 'still here 1' });
       expect(login.status).toBe(200);
     } finally {
       second.kill('SIGTERM');

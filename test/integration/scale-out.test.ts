@@ -5,34 +5,27 @@
  * NOTIFY, the queue by Redis).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeImages, expectJobReported, watchJobs, type Job } from '../helpers/datasets.js';
-import { createTestDatabase } from '../helpers/db.js';
-import { ensureModels } from '../helpers/onnx-setup.js';
 import { freePort, spawnNode, waitFor200, type Spawned } from '../helpers/process.js';
+import { useProcessFixture, type ProcessFixture } from '../helpers/process-fixture.js';
 
 const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const QUEUE = `lookout-scale-${randomBytes(4).toString('hex')}`;
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
+const fixture = useProcessFixture({ prefix: 'scale' });
+let database: ProcessFixture['database'];
 let tmp: string;
+/** Every process started here (the fixture kills them after the tests), for diagnostics. */
 const procs: Spawned[] = [];
-
-beforeAll(async () => {
-  await ensureModels();
-  database = await createTestDatabase();
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'lookout-scale-'));
-}, 120_000);
+beforeAll(() => {
+  ({ database, tmp } = fixture());
+});
 
 afterAll(async () => {
-  for (const p of procs) p.kill('SIGKILL');
-  await Promise.all(procs.map((p) => p.exited));
-  await database?.drop();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
   const redis = new Redis(REDIS_URL);
   const keys = await redis.keys(`bull:${QUEUE}:*`);
   if (keys.length) await redis.del(...keys);
@@ -54,7 +47,7 @@ const shared = (): Record<string, string | undefined> => ({
 async function startServer(): Promise<string> {
   const port = await freePort();
   const p = spawnNode('src/main.ts', [], { ...shared(), PORT: String(port), HOST: '127.0.0.1', JOBS_INLINE_WORKER: 'false', PRELOAD_MODELS: 'false' });
-  procs.push(p);
+  procs.push(fixture().track(p));
   const url = `http://127.0.0.1:${port}`;
   await waitFor200(`${url}/api/v1/health`, 60_000, p);
   return url;
@@ -66,7 +59,7 @@ describe('two servers and a worker on Redis', () => {
     const heartbeat = path.join(tmp, 'worker.alive');
     const workerStartedAt = Date.now();
     const worker = spawnNode('src/worker-main.ts', [], { ...shared(), PRELOAD_MODELS: 'false', WORKER_HEARTBEAT_FILE: heartbeat });
-    procs.push(worker);
+    procs.push(fixture().track(worker));
 
     const json = { 'content-type': 'application/json' };
     const email = `scale-${Date.now()}@example.com`;

@@ -3,43 +3,30 @@
  * database, real WebRTC stream): the session ends as `stopped`, its recording is finalised and plays, its
  * tokens are settled, and the process exits 0 within SHUTDOWN_GRACE_MS.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { streamFile } from '../../src/live/client/stream.js';
 import type { EndedMessage } from '../../src/live/messages.js';
-import { createTestDatabase } from '../helpers/db.js';
-import { countFrames, makeFaceClip } from '../helpers/media.js';
-import { ensureModels } from '../helpers/onnx-setup.js';
+import { countFrames } from '../helpers/media.js';
 import { freePort, spawnNode, waitFor200, type Spawned } from '../helpers/process.js';
+import { useProcessFixture, type ProcessFixture } from '../helpers/process-fixture.js';
 
 const GRACE_MS = 8000;
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
+const fixture = useProcessFixture({ prefix: 'shutdown', clipSeconds: 12 });
+let database: ProcessFixture['database'];
 let tmp: string;
 let clip: string;
 let server: Spawned | undefined;
-
-beforeAll(async () => {
-  await ensureModels();
-  database = await createTestDatabase();
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'lookout-shutdown-'));
-  clip = path.join(tmp, 'face.mp4');
-  await makeFaceClip(clip, { seconds: 12, width: 320, height: 240 });
-}, 120_000);
-
-afterAll(async () => {
-  server?.kill('SIGKILL');
-  await database?.drop();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
+beforeAll(() => {
+  ({ database, tmp, clip } = fixture());
 });
 
 describe('SIGTERM', () => {
   it('ends a live session as stopped, with its recording and charges settled, and exits 0 within the grace period', async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    server = spawnNode('src/main.ts', [], {
+    server = fixture().track(spawnNode('src/main.ts', [], {
       DATABASE_URL: database.url,
       PORT: String(port),
       HOST: '127.0.0.1',
@@ -49,7 +36,7 @@ describe('SIGTERM', () => {
       INITIAL_TOKENS: '1000',
       LOG_LEVEL: 'info',
       FFMPEG_PATH: process.env['FFMPEG_PATH'],
-    });
+    }));
     await waitFor200(`${url}/api/v1/health`, 60_000, server);
     const email = `sigterm-${Date.now()}@example.com`;
     const password = 'correct horse battery';
