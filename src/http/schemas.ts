@@ -45,6 +45,16 @@ export const COMPONENT_SCHEMAS: Record<string, unknown> = {
         },
         ['width', 'height', 'objects', 'timings'],
       ),
+      obj(
+        {
+          name: { type: 'string' },
+          width: { type: 'integer' },
+          height: { type: 'integer' },
+          classifications: { type: 'array', maxItems: 5, items: { $ref: '#/components/schemas/LabelScore' }, description: 'With a classifier as the model: the top 5, best first' },
+          timings: { type: 'object', additionalProperties: { type: 'number' } },
+        },
+        ['width', 'height', 'classifications', 'timings'],
+      ),
       obj({ name: { type: 'string' }, error: obj({ code: { type: 'string' }, message: { type: 'string' } }) }, ['error']),
     ],
   },
@@ -91,7 +101,8 @@ export const COMPONENT_SCHEMAS: Record<string, unknown> = {
   }),
   Model: obj({
     name: { type: 'string' },
-    family: { type: 'string', enum: ['blazeface', 'nanodet', 'yolo'] },
+    kind: { type: 'string', enum: ['detector', 'classifier'] },
+    family: { type: 'string', enum: ['blazeface', 'nanodet', 'yolo', 'classifier'] },
     inputSize: { type: 'array', items: { type: 'integer' }, minItems: 2, maxItems: 2 },
     labels: { type: 'array', items: { type: 'string' } },
     default: { type: 'boolean' },
@@ -101,7 +112,22 @@ export const COMPONENT_SCHEMAS: Record<string, unknown> = {
     classId: { type: 'integer' },
     score: { type: 'number' },
     box: { type: 'array', items: { type: 'number' }, minItems: 4, maxItems: 4, description: '[x1, y1, x2, y2] in source pixels' },
+    classification: {
+      ...obj({ label: { type: 'string' }, score: { type: 'number' }, top: { type: 'array', maxItems: 5, items: { $ref: '#/components/schemas/LabelScore' } } }),
+      description: "The classifier stage's answer for this detection's crop (with `classifier`)",
+    },
+    trackId: { type: 'integer', description: 'Stable for one object within one live session or video (tracking on)' },
+    zones: { type: 'array', items: { type: 'string' }, description: "The zones the box's bottom-centre point is in (with `zones`)" },
   }),
+  LabelScore: obj({ label: { type: 'string' }, score: { type: 'number' } }),
+  Zone: obj(
+    {
+      name: { type: 'string', maxLength: 64 },
+      polygon: { type: 'array', minItems: 3, maxItems: 64, items: { type: 'array', items: { type: 'number', minimum: 0, maximum: 1 }, minItems: 2, maxItems: 2 } },
+      mode: { type: 'string', enum: ['include', 'exclude'], default: 'include' },
+    },
+    ['name', 'polygon'],
+  ),
   LiveSession: obj(
     {
       id: { type: 'string' },

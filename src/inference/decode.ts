@@ -29,5 +29,7 @@ export function createPostprocess(m: ModelManifest): Postprocess {
         return suppress(decodeYolo(first, opts), nmsOpts);
       };
     }
+    case 'classifier':
+      throw new Error(`Model ${m.name} is a classifier, not a detector`);
   }
 }

@@ -14,7 +14,7 @@ import { openSession, type SessionOptions, type UnavailableProvider } from './se
 import type { Detection, DetectResult, DetectTimings, Detector, ModelInfo, OutputTensor, Outputs, RgbFrame } from './types.js';
 
 export function modelInfo(m: ModelManifest, isDefault: boolean): ModelInfo {
-  return { name: m.name, family: m.family, inputSize: [...m.inputSize], labels: [...m.labels], default: isDefault };
+  return { name: m.name, kind: m.kind, family: m.family, inputSize: [...m.inputSize], labels: [...m.labels], default: isDefault };
 }
 
 const round = (v: number, digits: number): number => {

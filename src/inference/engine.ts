@@ -7,12 +7,13 @@ import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError } from '../errors.js';
+import { OnnxClassifier } from './classifier.js';
 import { modelInfo, OnnxDetector } from './detector.js';
 import { parseManifest, type ModelManifest } from './manifest.js';
-import type { Detector, EngineOptions, ModelInfo } from './types.js';
-import { WorkerDetector } from './worker-detector.js';
+import type { Classifier, Detector, EngineOptions, ModelInfo } from './types.js';
+import { WorkerModel } from './worker-model.js';
 
-type Loaded = OnnxDetector | WorkerDetector;
+type Loaded = OnnxDetector | OnnxClassifier | WorkerModel;
 
 export async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
@@ -62,8 +63,10 @@ export class DetectionEngine {
     if (wanted && !this.#manifests.has(wanted)) {
       opts.logger?.warn({ defaultModel: wanted, available: [...this.#manifests.keys()] }, 'Configured default model is not available');
     }
+    const detectors = manifests.filter((m) => m.kind === 'detector');
+    if (wanted && this.#manifests.get(wanted)?.kind === 'classifier') opts.logger?.warn({ defaultModel: wanted }, 'The configured default model is a classifier; the default must be a detector');
     this.#default =
-      (wanted && this.#manifests.has(wanted) ? wanted : undefined) ?? manifests.find((m) => m.default)?.name ?? manifests[0]?.name;
+      (wanted && this.#manifests.get(wanted)?.kind === 'detector' ? wanted : undefined) ?? detectors.find((m) => m.default)?.name ?? detectors[0]?.name;
   }
 
   static async open(opts: EngineOptions): Promise<DetectionEngine> {
@@ -82,18 +85,39 @@ export class DetectionEngine {
     return this.#default;
   }
 
+  /** A detector (the default one without a name); NOT_FOUND for an unknown name, VALIDATION_FAILED for a classifier. */
   async get(name?: string): Promise<Detector> {
-    return this.#detector(name);
+    const m = this.#manifest(name);
+    if (m.kind !== 'detector') throw new AppError('VALIDATION_FAILED', `model: "${m.name}" is a classifier; a detector is needed here.`);
+    return (await this.#model(m.name)) as Detector;
   }
 
-  async #detector(name?: string): Promise<Loaded> {
-    if (this.#closed) throw new AppError('UNAVAILABLE', 'The detection engine is closed.');
+  /** A classifier by name; NOT_FOUND for an unknown name, VALIDATION_FAILED for a detector. */
+  async classifier(name: string): Promise<Classifier> {
+    const m = this.#manifest(name);
+    if (m.kind !== 'classifier') throw new AppError('VALIDATION_FAILED', `classifier: "${m.name}" is a detector, not a classifier.`);
+    return (await this.#model(m.name)) as Classifier;
+  }
+
+  /** The manifest of a model, or NOT_FOUND naming the ones there are. */
+  #manifest(name?: string): ModelManifest {
     const key = name ?? this.defaultModel();
     const m = this.#manifests.get(key);
     if (!m) {
       const available = [...this.#manifests.keys()];
       throw new AppError('NOT_FOUND', `Unknown model "${key}". Available: ${available.length ? available.join(', ') : '(none)'}.`);
     }
+    return m;
+  }
+
+  /** The kind of a model by name, or undefined when there is none. */
+  kindOf(name: string): 'detector' | 'classifier' | undefined {
+    return this.#manifests.get(name)?.kind;
+  }
+
+  async #model(key: string): Promise<Loaded> {
+    if (this.#closed) throw new AppError('UNAVAILABLE', 'The detection engine is closed.');
+    const m = this.#manifest(key);
     let p = this.#loading.get(key);
     if (!p) {
       p = this.#load(m);
@@ -118,9 +142,11 @@ export class DetectionEngine {
       ...(this.#opts.logger ? { logger: this.#opts.logger } : {}),
     };
     const d =
-      this.#opts.isolation === 'inline'
-        ? await OnnxDetector.load(m, path, info, so)
-        : await WorkerDetector.load(m, path, info, so, (gone) => this.#forget(m.name, gone));
+      this.#opts.isolation !== 'inline'
+        ? await WorkerModel.load(m, path, info, so, (gone) => this.#forget(m.name, gone))
+        : m.kind === 'classifier'
+          ? await OnnxClassifier.load(m, path, info, so)
+          : await OnnxDetector.load(m, path, info, so);
     if (this.#closed) {
       await d.close();
       throw new AppError('UNAVAILABLE', 'The detection engine is closed.');

@@ -2,24 +2,32 @@
  * Model manifests: one `<name>.json` per model in the models folder, validated here.
  *
  * Fields (defaults in brackets):
- * - name, family ('blazeface' | 'nanodet' | 'yolo'), file (the .onnx next to the manifest), sha256 [none]
+ * - name, kind ('detector' | 'classifier') ['detector'], file (the .onnx next to the manifest), sha256 [none]
+ * - family: a detector's output decoder ('blazeface' | 'nanodet' | 'yolo'); a classifier's is 'classifier'
  * - inputSize [w, h] of the network input
  * - labels: an array of class names, or "coco80"
  * - normalisation: { mean [0,0,0], std [1,1,1] (per channel, in the model's channel order, applied to
- *   0..255 values), channelOrder 'RGB' | 'BGR' ['RGB'], layout 'NCHW' | 'NHWC' ['NCHW'] }
+ *   0..255 values), channelOrder 'RGB' | 'BGR' | 'GRAY' ['RGB'], layout 'NCHW' | 'NHWC' ['NCHW'] }
+ *   ('GRAY': one channel, 0.299 R + 0.587 G + 0.114 B, normalised with mean[0] / std[0])
  * - scoreThreshold [0.25], overlapThreshold (NMS IoU) [0.45], maxDetections [100]
- * - resize: 'letterbox' (keep aspect ratio, pad) | 'stretch' ['letterbox']; padValue 0..255 [114]
+ * - resize: 'letterbox' (keep aspect ratio, pad) | 'stretch' ['letterbox'; a classifier's: 'stretch']; padValue 0..255 [114]
  * - nms: 'hard' | 'weighted' ['hard'], classAgnostic: false
  * - default [false]
  * - nanodet: { regMax [10], strides [8, 16, 32] }
  * - blazeface: { layers [{grid: 16, anchors: 2}, {grid: 8, anchors: 6}] }
  * - yolo: { version 'auto' | 'v5' | 'v8' | 'v11' ['auto': told from the output shape] }
+ * - classifier: { activation 'softmax' | 'sigmoid' | 'none' ['softmax': the output is logits], cropPadding 0..1
+ *   [0.1: a detection's box grows by this fraction of its size on each side before it is cut] }
+ *   A classifier's single output is [batch, labels.length]; a torchvision/timm ImageNet export needs only
+ *   name, kind, file, inputSize, labels and normalisation (mean [123.675, 116.28, 103.53], std [58.395, 57.12, 57.375]).
  */
 import { AppError } from '../errors.js';
 import { COCO80 } from './coco-labels.js';
 import type { ModelFamily } from './types.js';
 
-export type ChannelOrder = 'RGB' | 'BGR';
+export type ChannelOrder = 'RGB' | 'BGR' | 'GRAY';
+export type ModelKind = 'detector' | 'classifier';
+export type Activation = 'softmax' | 'sigmoid' | 'none';
 export type Layout = 'NCHW' | 'NHWC';
 
 export interface Normalisation {
@@ -31,6 +39,7 @@ export interface Normalisation {
 
 export interface ModelManifest {
   name: string;
+  kind: ModelKind;
   family: ModelFamily;
   file: string;
   sha256?: string;
@@ -48,9 +57,11 @@ export interface ModelManifest {
   nanodet: { regMax: number; strides: number[] };
   blazeface: { layers: { grid: number; anchors: number }[] };
   yolo: { version: 'auto' | 'v5' | 'v8' | 'v11' };
+  classifier: { activation: Activation; cropPadding: number };
 }
 
 const FAMILIES: readonly ModelFamily[] = ['blazeface', 'nanodet', 'yolo'];
+const KINDS: readonly ModelKind[] = ['detector', 'classifier'];
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -87,7 +98,8 @@ export function parseManifest(raw: unknown, source: string): ModelManifest {
   if (!isObj(raw)) fail(source, 'not a JSON object');
   const name = raw.name;
   if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,63}$/i.test(name)) fail(source, '"name" must be 1-64 letters, digits, ".", "_" or "-"');
-  const family = oneOf(raw, 'family', FAMILIES, source);
+  const kind = oneOf(raw, 'kind', KINDS, source, 'detector');
+  const family: ModelFamily = kind === 'classifier' ? 'classifier' : oneOf(raw, 'family', FAMILIES, source);
   const file = raw.file;
   if (typeof file !== 'string' || !file.endsWith('.onnx') || file.includes('/') || file.includes('\\')) fail(source, '"file" must be a .onnx file name in the models folder');
   const sha256 = raw.sha256;
@@ -102,10 +114,12 @@ export function parseManifest(raw: unknown, source: string): ModelManifest {
   const normalisation: Normalisation = {
     mean: triple(n.mean, 'normalisation.mean', source, [0, 0, 0]),
     std: triple(n.std, 'normalisation.std', source, [1, 1, 1]),
-    channelOrder: oneOf(n, 'channelOrder', ['RGB', 'BGR'] as const, source, 'RGB'),
+    channelOrder: oneOf(n, 'channelOrder', ['RGB', 'BGR', 'GRAY'] as const, source, 'RGB'),
     layout: oneOf(n, 'layout', ['NCHW', 'NHWC'] as const, source, 'NCHW'),
   };
   if (normalisation.std.some((s) => s === 0)) fail(source, '"normalisation.std" must not contain 0');
+  if (normalisation.channelOrder === 'GRAY' && kind !== 'classifier') fail(source, '"normalisation.channelOrder" GRAY is for classifiers');
+  const cl = isObj(raw.classifier) ? raw.classifier : {};
   const nd = isObj(raw.nanodet) ? raw.nanodet : {};
   const bf = isObj(raw.blazeface) ? raw.blazeface : {};
   const yo = isObj(raw.yolo) ? raw.yolo : {};
@@ -117,6 +131,7 @@ export function parseManifest(raw: unknown, source: string): ModelManifest {
   if (raw.default !== undefined && typeof raw.default !== 'boolean') fail(source, '"default" must be true or false');
   return {
     name,
+    kind,
     family,
     file,
     ...(sha256 ? { sha256 } : {}),
@@ -126,7 +141,7 @@ export function parseManifest(raw: unknown, source: string): ModelManifest {
     scoreThreshold: num(raw, 'scoreThreshold', source, 0.25, 0, 1),
     overlapThreshold: num(raw, 'overlapThreshold', source, 0.45, 0, 1),
     maxDetections: num(raw, 'maxDetections', source, 100, 1, 10000),
-    resize: oneOf(raw, 'resize', ['letterbox', 'stretch'] as const, source, 'letterbox'),
+    resize: oneOf(raw, 'resize', ['letterbox', 'stretch'] as const, source, kind === 'classifier' ? 'stretch' : 'letterbox'),
     padValue: num(raw, 'padValue', source, 114, 0, 255),
     nms: oneOf(raw, 'nms', ['hard', 'weighted'] as const, source, 'hard'),
     classAgnostic: raw.classAgnostic === true,
@@ -137,5 +152,9 @@ export function parseManifest(raw: unknown, source: string): ModelManifest {
     },
     blazeface: { layers: layers as { grid: number; anchors: number }[] },
     yolo: { version: oneOf(yo, 'version', ['auto', 'v5', 'v8', 'v11'] as const, source, 'auto') },
+    classifier: {
+      activation: oneOf(cl, 'activation', ['softmax', 'sigmoid', 'none'] as const, source, 'softmax'),
+      cropPadding: num(cl, 'cropPadding', source, 0.1, 0, 1),
+    },
   };
 }

@@ -6,6 +6,48 @@ export interface Detection {
   score: number;
   /** [x1, y1, x2, y2] in pixels of the source image or frame, clamped to it. */
   box: [number, number, number, number];
+  /** The classifier stage's answer for this detection's crop (top 5 in `top`). */
+  classification?: Classification;
+  /** Stable for one object within one live session or video. */
+  trackId?: number;
+  /** The zones the box's bottom-centre point is in. */
+  zones?: string[];
+}
+
+export interface LabelScore {
+  label: string;
+  score: number;
+}
+
+/** A classifier's answer: the best label and the top 5 (best first). */
+export interface Classification extends LabelScore {
+  top: LabelScore[];
+}
+
+export interface ClassifyTimings {
+  preprocessMs: number;
+  inferMs: number;
+  totalMs: number;
+}
+
+/** One classifier call: one classification per region (the whole frame when no regions were given). */
+export interface ClassifyResult {
+  classifications: Classification[];
+  /** Inference runs the call took (1 when the model takes a batch, else one per region). */
+  runs: number;
+  timings: ClassifyTimings;
+}
+
+/** A region of a frame to classify, in its pixels: [x1, y1, x2, y2]. */
+export type Region = readonly [number, number, number, number];
+
+export interface Classifier {
+  readonly model: ModelInfo;
+  readonly provider: string;
+  readonly unavailable: readonly UnavailableProvider[];
+  readonly batchable: boolean;
+  /** Classifies each region of the frame (grown by the manifest's cropPadding), or the whole frame. */
+  classify(frame: RgbFrame, regions?: readonly Region[]): Promise<ClassifyResult>;
 }
 
 export interface DetectTimings {
@@ -23,10 +65,11 @@ export interface DetectResult {
   timings: DetectTimings;
 }
 
-export type ModelFamily = 'blazeface' | 'nanodet' | 'yolo';
+export type ModelFamily = 'blazeface' | 'nanodet' | 'yolo' | 'classifier';
 
 export interface ModelInfo {
   name: string;
+  kind: 'detector' | 'classifier';
   family: ModelFamily;
   inputSize: [number, number];
   labels: string[];

@@ -33,10 +33,10 @@ export async function warmModels(engine: DetectionEngine, batchFor: (d: Detector
   for (const m of models) {
     const started = performance.now();
     try {
-      const d = await engine.get(m.name);
-      await warmOne(d, batchFor(d));
+      const d = m.kind === 'classifier' ? await engine.classifier(m.name) : await engine.get(m.name);
+      if (m.kind === 'detector') await warmOne(d as Detector, batchFor(d as Detector));
       state.ready++;
-      logger.info({ model: m.name, provider: d.provider, ms: Math.round(performance.now() - started) }, 'model ready');
+      logger.info({ model: m.name, kind: m.kind, provider: d.provider, ms: Math.round(performance.now() - started) }, 'model ready');
     } catch (err) {
       state.failed++;
       logger.error({ model: m.name, err }, 'model failed to load');

@@ -1,8 +1,8 @@
-/** Messages between WorkerDetector (main thread) and detector-worker.ts. */
+/** Messages between WorkerModel (main thread) and model-worker.ts. */
 import type { ErrorCode } from '../errors.js';
 import type { ModelManifest } from './manifest.js';
 import type { SessionOptions, UnavailableProvider } from './session.js';
-import type { DetectResult, ModelInfo } from './types.js';
+import type { ClassifyResult, DetectResult, ModelInfo, Region } from './types.js';
 
 export interface WorkerInit {
   manifest: ModelManifest;
@@ -14,6 +14,8 @@ export interface WorkerInit {
 export type WorkerRequest =
   /** One frame, or several as one batch (`detectFrames`). */
   | { type: 'detect'; id: number; frames: { width: number; height: number; data: Uint8Array }[] }
+  /** Regions of one frame through a classifier (the whole frame when `regions` is absent). */
+  | { type: 'classify'; id: number; frame: { width: number; height: number; data: Uint8Array }; regions?: Region[] }
   | { type: 'close' };
 
 export interface WireError {
@@ -26,4 +28,5 @@ export type WorkerReply =
   | { type: 'failed'; error: WireError }
   | { type: 'log'; level: 'info' | 'warn'; obj: object; msg?: string }
   | { type: 'result'; id: number; results: DetectResult[] }
+  | { type: 'result'; id: number; classified: ClassifyResult }
   | { type: 'result'; id: number; error: WireError };

@@ -65,3 +65,26 @@ export async function writeModel(name: string, onnx: Uint8Array, manifest: Recor
   await writeFile(join(d, `${name}.json`), JSON.stringify({ name, file: `${name}.onnx`, ...manifest }, null, 2));
   return d;
 }
+
+/**
+ * An ImageNet-style classifier in miniature, as torchvision exports them: NCHW float input [batch, 3, h, w]
+ * (dynamic batch), global average pool, then logits = mean-per-channel x `weights` [3, K] + `bias` [K]. For a
+ * uniform image the logits are known exactly: ((v - mean) / std) x weights + bias.
+ */
+export function imagenetStyleClassifier(opts: { size: [number, number]; weights: number[][]; bias: number[] }): Uint8Array {
+  const k = opts.bias.length;
+  const [w, h] = opts.size;
+  return encodeModel({
+    name: 'tiny-imagenet-style',
+    nodes: [
+      node('GlobalAveragePool', ['input'], ['pooled']),
+      node('Flatten', ['pooled'], ['flat'], { axis: 1 }),
+      node('MatMul', ['flat', 'W'], ['mm']),
+      node('Add', ['mm', 'B'], ['logits']),
+    ],
+    initializers: [floatTensor('W', [3, k], opts.weights.flat()), floatTensor('B', [k], opts.bias)],
+    inputs: [valueInfo('input', ['batch', 3, h, w])],
+    outputs: [valueInfo('logits', ['batch', k])],
+    opset: 18,
+  });
+}

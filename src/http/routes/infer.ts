@@ -6,9 +6,9 @@
 import { keySocketId, validateApiKey } from '../../accounts/api-keys.js';
 import { AppError, isAppError } from '../../errors.js';
 import { readInferBody } from '../../infer/body.js';
-import { filterFromQuery } from '../../infer/filters.js';
 import { inferImages } from '../../infer/service.js';
 import { annotate } from '../../media/annotate.js';
+import { specFromQuery } from '../../pipeline/spec.js';
 import type { AppDeps } from '../deps.js';
 import { json } from '../respond.js';
 import { BAD_REQUEST, errorResp, jsonResponse, obj, ref, UNAUTH } from '../schemas.js';
@@ -34,7 +34,9 @@ export function inferRoutes(deps: AppDeps): Route[] {
           'comes back as a JPEG with the boxes drawn. At most INFER_CONCURRENCY requests run at once (503 with Retry-After past it).',
         tags: ['Inference'],
         parameters: [
-          { name: 'model', in: 'query', schema: { type: 'string' }, description: 'A detector (default: the default model)' },
+          { name: 'model', in: 'query', schema: { type: 'string' }, description: 'A detector (default: the default model), or a classifier: then each result has the top-5 `classifications` instead of `objects`' },
+          { name: 'classifier', in: 'query', schema: { type: 'string' }, description: "A classifier run on each detection's crop (all crops of an image in one batch); adds `classification` to each detection" },
+          { name: 'classifyLabels', in: 'query', schema: { type: 'string' }, description: 'Comma-separated detector labels that get the classifier (default all)' },
           { name: 'classes', in: 'query', schema: { type: 'string' }, description: 'Comma-separated labels to keep' },
           { name: 'minScore', in: 'query', schema: { type: 'number', minimum: 0, maximum: 1 } },
           { name: 'maxDetections', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
@@ -58,7 +60,7 @@ export function inferRoutes(deps: AppDeps): Route[] {
           ...BAD_REQUEST,
           ...UNAUTH,
           '402': errorResp('The balance does not cover the images (INSUFFICIENT_TOKENS); nothing is charged.'),
-          '404': errorResp('Unknown model (NOT_FOUND).'),
+          '404': errorResp('Unknown model (NOT_FOUND). An unknown or wrong-kind `classifier`, or `minScore` outside 0-1, is a 400 naming the field.'),
           '413': errorResp('Larger than INFER_MAX_BYTES (PAYLOAD_TOO_LARGE).'),
           '415': errorResp('The body is not an image or multipart (UNSUPPORTED_MEDIA).'),
           '503': errorResp('Too many inference requests at once (UNAVAILABLE, with Retry-After).'),
@@ -67,18 +69,18 @@ export function inferRoutes(deps: AppDeps): Route[] {
       handler: async ({ req, auth }) => {
         const leave = deps.inferGate.enter();
         try {
-          const filter = filterFromQuery(req.query);
+          const spec = specFromQuery(req.query);
           const annotateRaw = req.query.get('annotate');
           if (annotateRaw !== null && !['true', 'false', '1', '0', ''].includes(annotateRaw)) throw new AppError('VALIDATION_FAILED', 'annotate must be true or false.');
           const wantJpeg = (annotateRaw === 'true' || annotateRaw === '1') && /image\/jpeg/i.test(req.headers['accept'] ?? '');
           const body = await readInferBody(bodyOf(req), req.headers, { maxBytes: config.infer.maxBytes, maxImages: MAX_INFER_IMAGES });
           if (wantJpeg && body.images.length !== 1) throw new AppError('VALIDATION_FAILED', 'An annotated JPEG answer takes exactly one image.');
           const rawImage = !(req.headers['content-type'] ?? '').toLowerCase().startsWith('multipart/');
-          const out = await inferImages(deps, { userId: auth!.user.id, requestId: req.id, model: req.query.get('model') || undefined, filter, images: body.images });
+          const out = await inferImages(deps, { userId: auth!.user.id, requestId: req.id, spec, images: body.images });
           const first = out.results[0];
           // A raw body that is not a readable image is the request's error (nothing was charged).
           if (rawImage && first && 'error' in first) throw new AppError(first.error.code, first.error.message);
-          if (wantJpeg && first && !('error' in first)) {
+          if (wantJpeg && first && 'objects' in first) {
             const jpeg = await annotate(out.frames[0]!, first.objects, 'jpeg');
             return { status: 200, headers: { 'content-type': 'image/jpeg', 'x-tokens-charged': String(out.tokensCharged), 'cache-control': 'no-store' }, body: jpeg };
           }
@@ -148,12 +150,12 @@ export function deepstackRoutes(deps: AppDeps): Route[] {
           const out = await inferImages(deps, {
             userId: key.user.id,
             requestId: req.id,
-            model: config.infer.deepstackModel,
-            filter: { minScore, maxDetections: DEEPSTACK_MAX_PREDICTIONS },
+            spec: { ...(config.infer.deepstackModel ? { model: config.infer.deepstackModel } : {}), minScore, maxDetections: DEEPSTACK_MAX_PREDICTIONS },
             images: body.images,
           });
           const r = out.results[0]!;
           if ('error' in r) return deepstackError(STATUS[r.error.code] ?? 400, r.error.message);
+          if (!('objects' in r)) return deepstackError(400, 'DEEPSTACK_MODEL must be a detector');
           deps.logger.debug({ keyId: keySocketId(key.keyId), objects: r.objects.length }, 'deepstack detection');
           return json(200, {
             success: true,

@@ -74,7 +74,7 @@ describe('bad input', () => {
 
 describe('models', () => {
   it('an unknown model name is NOT_FOUND with the list of models', async () => {
-    await expectAppError(engine.get('yolov99'), 'NOT_FOUND', /^Unknown model "yolov99"\. Available: blazeface, nanodet\.$/);
+    await expectAppError(engine.get('yolov99'), 'NOT_FOUND', /^Unknown model "yolov99"\. Available: blazeface, emotion, nanodet\.$/);
   });
 
   it('concurrent callers share one load; providers() shows loaded models', async () => {

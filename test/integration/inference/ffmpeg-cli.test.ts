@@ -64,7 +64,7 @@ describe('detect CLI', () => {
   it('an unknown model exits 2 with the list of models', async () => {
     const r = await cli(join(FIXTURES, 'chelsea.jpg'), '--model', 'nope');
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('Unknown model "nope". Available: blazeface, nanodet.');
+    expect(r.stderr).toContain('Unknown model "nope". Available: blazeface, emotion, nanodet.');
   }, 60_000);
 
   it('a file that is not an image exits 1 with UNSUPPORTED_MEDIA', async () => {

@@ -23,10 +23,12 @@ const engine = useEngine(async () => {
 });
 
 describe('bundled models', () => {
-  it('lists blazeface and nanodet, nanodet being the default', () => {
+  it('lists blazeface, nanodet and the emotion classifier, nanodet being the default', () => {
     const list = engine().list();
-    expect(list.map((m) => m.name).sort()).toEqual(['blazeface', 'nanodet']);
-    expect(list.find((m) => m.name === 'blazeface')).toEqual({ name: 'blazeface', family: 'blazeface', inputSize: [256, 256], labels: ['face'], default: false });
+    expect(list.map((m) => m.name).sort()).toEqual(['blazeface', 'emotion', 'nanodet']);
+    expect(list.find((m) => m.name === 'emotion')).toMatchObject({ kind: 'classifier', family: 'classifier', inputSize: [64, 64], default: false });
+    expect(list.find((m) => m.name === 'emotion')?.labels).toEqual(['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral']);
+    expect(list.find((m) => m.name === 'blazeface')).toEqual({ name: 'blazeface', kind: 'detector', family: 'blazeface', inputSize: [256, 256], labels: ['face'], default: false });
     expect(list.find((m) => m.name === 'nanodet')).toMatchObject({ family: 'nanodet', inputSize: [416, 416], default: true });
     expect(list.find((m) => m.name === 'nanodet')?.labels).toHaveLength(80);
     expect(engine().defaultModel()).toBe('nanodet');

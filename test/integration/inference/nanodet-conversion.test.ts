@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { convertNanodetFiles, type ConversionResult } from '../../../scripts/convert-nanodet.js';
-import { referenceInput, type NanodetReference } from '../../../scripts/nanodet-reference.js';
+import { referenceInput, type NanodetReference } from '../../../scripts/lib/reference.js';
 import { checkNanodet } from '../../../scripts/setup-models.js';
 import { MODELS_DIR } from '../../helpers/onnx-setup.js';
 

@@ -1,5 +1,5 @@
 /**
- * Models run in a worker thread by default (WorkerDetector). These tests hold it to the same answers as
+ * Models run in a worker thread by default (WorkerModel). These tests hold it to the same answers as
  * the in-thread OnnxDetector, check that results reach the caller that asked, and that the event loop
  * keeps turning while a model runs, which is the reason the worker exists.
  */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { foldPadsIntoConvs, halfToFloat, simplifyTransposes } from '../../../scripts/convert-nanodet.js';
 import { node } from '../../../scripts/lib/onnx-builder.js';
-import { compareToReference, summarise, type NanodetReference } from '../../../scripts/nanodet-reference.js';
+import { compareToReference, summarise, type NanodetReference } from '../../../scripts/lib/reference.js';
 
 describe('halfToFloat', () => {
   it('decodes normal, subnormal, zero, infinite and NaN halves', () => {

@@ -17,7 +17,7 @@ const resultFor = (f: RgbFrame): DetectResult => ({
 });
 
 class FakeDetector implements Detector {
-  readonly model = { name: 'fake', family: 'nanodet' as const, inputSize: [1, 1] as [number, number], labels: [], default: true };
+  readonly model = { name: 'fake', kind: 'detector' as const, family: 'nanodet' as const, inputSize: [1, 1] as [number, number], labels: [], default: true };
   readonly provider = 'cuda';
   readonly unavailable = [];
   readonly resize = 'letterbox' as const;

@@ -1,5 +1,5 @@
 /**
- * A Detector whose model runs in its own worker thread (detector-worker.ts), so inference never blocks
+ * A Detector or Classifier whose model runs in its own worker thread (model-worker.ts), so inference never blocks
  * the event loop that carries WebRTC packets, WebSocket messages and ffmpeg pipes. Frames are copied
  * once into a fresh buffer that is transferred, not cloned. Requests (one frame, or a batch) are answered in
  * order; the worker serialises them like OnnxDetector does.
@@ -13,7 +13,7 @@ import { decodeImage } from '../media/image.js';
 import { validateFrame } from './detector.js';
 import type { ModelManifest } from './manifest.js';
 import type { SessionOptions, UnavailableProvider } from './session.js';
-import type { DetectResult, Detector, ModelInfo, RgbFrame } from './types.js';
+import type { Classifier, ClassifyResult, DetectResult, Detector, ModelInfo, Region, RgbFrame } from './types.js';
 import type { WireError, WorkerInit, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 /**
@@ -21,8 +21,8 @@ import type { WireError, WorkerInit, WorkerReply, WorkerRequest } from './worker
  * tsx's loader in its own thread first: loader hooks of the parent thread do not reach workers.
  */
 function startWorker(name: string, workerData: WorkerInit): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./detector-worker.js', import.meta.url), { workerData, name });
-  const entry = new URL('./detector-worker.ts', import.meta.url).href;
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./model-worker.js', import.meta.url), { workerData, name });
+  const entry = new URL('./model-worker.ts', import.meta.url).href;
   const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
   return new Worker(boot, { eval: true, workerData, name });
 }
@@ -31,12 +31,14 @@ const toError = (e: WireError): AppError | Error => (e.code ? new AppError(e.cod
 
 type Ready = Extract<WorkerReply, { type: 'ready' }>;
 
+type Answer = { results: DetectResult[] } | { classified: ClassifyResult };
+
 interface Pending {
-  resolve: (r: DetectResult[]) => void;
+  resolve: (r: Answer) => void;
   reject: (e: Error) => void;
 }
 
-export class WorkerDetector implements Detector {
+export class WorkerModel implements Detector, Classifier {
   readonly model: ModelInfo;
   readonly provider: string;
   readonly batchable: boolean;
@@ -64,8 +66,8 @@ export class WorkerDetector implements Detector {
     modelPath: string,
     info: ModelInfo,
     opts: SessionOptions,
-    onExit?: (d: WorkerDetector) => void,
-  ): Promise<WorkerDetector> {
+    onExit?: (d: WorkerModel) => void,
+  ): Promise<WorkerModel> {
     const { logger, ...session } = opts;
     const init: WorkerInit = { manifest, modelPath, info, session };
     const worker = startWorker(`detector:${manifest.name}`, init);
@@ -95,7 +97,7 @@ export class WorkerDetector implements Detector {
       };
       worker.on('message', onMessage).on('error', onError).on('exit', onExit);
     });
-    const d = new WorkerDetector(worker, manifest, info, ready);
+    const d = new WorkerModel(worker, manifest, info, ready);
     worker.on('message', (m: WorkerReply) => {
       if (!log(m)) d.#reply(m);
     });
@@ -112,7 +114,7 @@ export class WorkerDetector implements Detector {
     const t0 = performance.now();
     const img = await decodeImage(bytes);
     const decodeMs = performance.now() - t0;
-    const [r] = await this.#send([img]);
+    const [r] = await this.#detect([img]);
     if (!r) throw new Error('The detector worker answered without a result');
     return { ...r, timings: { ...r.timings, decodeMs: Math.round(decodeMs * 1000) / 1000, totalMs: Math.round((performance.now() - t0) * 1000) / 1000 } };
   }
@@ -120,7 +122,7 @@ export class WorkerDetector implements Detector {
   async detectFrame(frame: RgbFrame): Promise<DetectResult> {
     validateFrame(frame);
     const t0 = performance.now();
-    const [r] = await this.#send([frame]);
+    const [r] = await this.#detect([frame]);
     if (!r) throw new Error('The detector worker answered without a result');
     // totalMs covers the hand-over to the worker and back, not just the worker's own work.
     return { ...r, timings: { ...r.timings, totalMs: Math.round((performance.now() - t0) * 1000) / 1000 } };
@@ -131,21 +133,39 @@ export class WorkerDetector implements Detector {
     for (const f of frames) validateFrame(f);
     if (frames.length === 0) return [];
     const t0 = performance.now();
-    const results = await this.#send(frames);
+    const results = await this.#detect(frames);
     const totalMs = Math.round((performance.now() - t0) * 1000) / 1000;
     return results.map((r) => ({ ...r, timings: { ...r.timings, totalMs } }));
   }
 
-  #send(frames: readonly RgbFrame[]): Promise<DetectResult[]> {
-    if (this.#dead) return Promise.reject(this.#dead);
+  /** Regions of one frame (or the whole frame) through the classifier; totalMs covers the hand-over too. */
+  async classify(frame: RgbFrame, regions?: readonly Region[]): Promise<ClassifyResult> {
+    validateFrame(frame);
+    const t0 = performance.now();
+    const copy = { width: frame.width, height: frame.height, data: frame.data.slice(0, frame.width * frame.height * 3) };
     const id = this.#nextId++;
+    const req: WorkerRequest = { type: 'classify', id, frame: copy, ...(regions ? { regions: regions.map((r) => [r[0], r[1], r[2], r[3]] as const) } : {}) };
+    const answer = await this.#send(id, req, [copy.data.buffer]);
+    if (!('classified' in answer)) throw new Error('The model worker answered a classify request with detections');
+    const r = answer.classified;
+    return { ...r, timings: { ...r.timings, totalMs: Math.round((performance.now() - t0) * 1000) / 1000 } };
+  }
+
+  async #detect(frames: readonly RgbFrame[]): Promise<DetectResult[]> {
     // Own buffers, transferred below.
     const copies = frames.map((f) => ({ width: f.width, height: f.height, data: f.data.slice(0, f.width * f.height * 3) }));
-    const req: WorkerRequest = { type: 'detect', id, frames: copies };
-    return new Promise<DetectResult[]>((resolve, reject) => {
+    const id = this.#nextId++;
+    const answer = await this.#send(id, { type: 'detect', id, frames: copies }, copies.map((c) => c.data.buffer));
+    if (!('results' in answer)) throw new Error('The model worker answered a detect request with classifications');
+    return answer.results;
+  }
+
+  #send(id: number, req: WorkerRequest, transfer: ArrayBuffer[]): Promise<Answer> {
+    if (this.#dead) return Promise.reject(this.#dead);
+    return new Promise<Answer>((resolve, reject) => {
       if (this.#pending.size === 0) this.#worker.ref();
       this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage(req, copies.map((c) => c.data.buffer));
+      this.#worker.postMessage(req, transfer);
     });
   }
 
@@ -156,7 +176,7 @@ export class WorkerDetector implements Detector {
     this.#pending.delete(m.id);
     if (this.#pending.size === 0) this.#worker.unref();
     if ('error' in m) p.reject(toError(m.error));
-    else p.resolve(m.results);
+    else p.resolve(m);
   }
 
   #fail(e: AppError): void {

@@ -1,23 +1,30 @@
 /**
- * The fixed input and the stored reference for checking a NanoDet conversion.
+ * The fixed inputs and the stored references for checking a converted model.
  *
- * `models/nanodet.reference.json` holds, for each output, a sum, an absolute sum and values at
+ * `models/reference/<name>.json` holds, for each output, a sum, an absolute sum and values at
  * fixed positions, computed once by running the original tfjs graph model
- * (`@tensorflow/tfjs-converter` 4.x on the pure-JS CPU backend) on `referenceInput()`. A converted
- * ONNX model must reproduce them (`compareToReference`), so a wrong conversion fails loudly.
+ * (`@tensorflow/tfjs-converter` 4.22 on the pure-JS CPU backend) on `referenceInput()` (NanoDet,
+ * NCHW) or `smoothImage(...)` (the emotion classifier, NHWC grey). A converted ONNX model must
+ * reproduce them (`compareToReference`), so a wrong conversion fails loudly.
  */
 export const REFERENCE_SHAPE = [1, 3, 416, 416] as const;
 
-/** A smooth, deterministic, image-like NCHW tensor (values roughly in [-2, 2], like a normalised photo). */
+/** NanoDet's reference input: `smoothImage(3, 416, 416, 'NCHW')`. */
 export function referenceInput(): Float32Array {
   const [, C, H, W] = REFERENCE_SHAPE;
+  return smoothImage(C, H, W, 'NCHW');
+}
+
+/** A smooth, deterministic, image-like tensor (values roughly in [-2, 2], like a normalised photo). */
+export function smoothImage(C: number, H: number, W: number, layout: 'NCHW' | 'NHWC', scale = 1): Float32Array {
   const out = new Float32Array(C * H * W);
   for (let c = 0; c < C; c++)
     for (let y = 0; y < H; y++)
       for (let x = 0; x < W; x++)
-        out[(c * H + y) * W + x] =
-          1.6 * Math.sin(0.031 * x + 0.017 * y * (c + 1) + c) * Math.cos(0.023 * y - 0.011 * x) +
-          0.4 * Math.sin(0.2 * x * (c + 1)) * Math.sin(0.15 * y);
+        out[layout === 'NCHW' ? (c * H + y) * W + x : (y * W + x) * C + c] =
+          scale *
+          (1.6 * Math.sin(0.031 * x + 0.017 * y * (c + 1) + c) * Math.cos(0.023 * y - 0.011 * x) +
+            0.4 * Math.sin(0.2 * x * (c + 1)) * Math.sin(0.15 * y));
   return out;
 }
 
@@ -33,7 +40,7 @@ export interface OutputReference {
   samples: { index: number; value: number }[];
   top: { index: number; value: number }[];
 }
-export interface NanodetReference {
+export interface ModelReference {
   note: string;
   outputs: Record<string, OutputReference>;
 }
@@ -56,7 +63,7 @@ export function summarise(dims: number[], data: Float32Array): OutputReference {
 }
 
 /** Returns the list of mismatches (empty when the outputs agree with the reference). */
-export function compareToReference(ref: NanodetReference, actual: Record<string, { dims: readonly number[]; data: Float32Array }>): string[] {
+export function compareToReference(ref: ModelReference, actual: Record<string, { dims: readonly number[]; data: Float32Array }>): string[] {
   const problems: string[] = [];
   const close = (a: number, b: number, abs = 2e-3, rel = 1e-3): boolean => Math.abs(a - b) <= abs + rel * Math.abs(b);
   for (const [name, r] of Object.entries(ref.outputs)) {
@@ -79,3 +86,6 @@ export function compareToReference(ref: NanodetReference, actual: Record<string,
   }
   return problems;
 }
+
+/** @deprecated name kept for the NanoDet tests: a `ModelReference`. */
+export type NanodetReference = ModelReference;
