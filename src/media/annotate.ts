@@ -10,6 +10,13 @@ const COLOURS = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#46f0f0
 
 const escapeXml = (s: string): string => s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
+/** What is written on a box: `#track label score%`, then the classifier's label and score when there is one. */
+export function boxLabel(o: Detection): string {
+  const track = o.trackId !== undefined ? `#${o.trackId} ` : '';
+  const cls = o.classification ? ` · ${o.classification.label} ${Math.round(o.classification.score * 100)}%` : '';
+  return `${track}${o.label} ${Math.round(o.score * 100)}%${cls}`;
+}
+
 /** The SVG overlay for a `width` x `height` image. */
 export function overlaySvg(width: number, height: number, objects: readonly Detection[]): string {
   const stroke = Math.max(2, Math.round(Math.min(width, height) / 250));
@@ -17,7 +24,7 @@ export function overlaySvg(width: number, height: number, objects: readonly Dete
   const parts = objects.map((o) => {
     const [x1, y1, x2, y2] = o.box;
     const colour = COLOURS[o.classId % COLOURS.length] ?? '#e6194b';
-    const text = escapeXml(`${o.label} ${Math.round(o.score * 100)}%`);
+    const text = escapeXml(boxLabel(o));
     const tw = Math.round(text.length * font * 0.6) + 6;
     const ty = y1 - font - 4 >= 0 ? y1 - font - 4 : y1;
     return (

@@ -138,6 +138,56 @@ function frigateRequest(jpeg: Uint8Array, apiKey: string): { body: Buffer; conte
   return { body, contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
+describe('POST /api/v1/infer with a pipeline', () => {
+  it('blazeface + the emotion classifier: every face classified, the same answer as the detect CLI, one image charged', async () => {
+    const u = await signUp(s);
+    const res = await infer(u.token, astronaut, { 'content-type': 'image/jpeg' }, '?model=blazeface&classifier=emotion');
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { results: { objects: { classification?: { label: string; top: unknown[] } }[]; timings: { classifyMs?: number } }[]; tokensCharged: number };
+    const faces = body.results[0]!.objects;
+    expect(faces.length).toBeGreaterThan(0);
+    for (const f of faces) expect(f.classification?.top).toHaveLength(5);
+    expect(faces[0]!.classification!.label).toBe('happy');
+    expect(body.results[0]!.timings.classifyMs).toBeGreaterThan(0);
+    expect(body.tokensCharged).toBe(0.75);
+    const cli = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'src/cli/detect.ts'), path.join(FIXTURES, 'astronaut.jpg'), '--model', 'blazeface', '--classifier', 'emotion'],
+      { cwd: ROOT, timeout: 60_000 },
+    );
+    expect((JSON.parse(cli.stdout) as { objects: unknown[] }).objects).toEqual(faces);
+  });
+
+  it('a classifier as the model gives the top 5 classifications of the whole image', async () => {
+    const u = await signUp(s);
+    const res = await infer(u.token, astronaut, { 'content-type': 'image/jpeg' }, '?model=emotion');
+    expect(res.status).toBe(200);
+    const r = ((await res.json()) as { results: { classifications: { label: string; score: number }[]; objects?: unknown }[] }).results[0]!;
+    expect(r.objects).toBeUndefined();
+    expect(r.classifications).toHaveLength(5);
+    expect(r.classifications.map((c) => c.score)).toEqual([...r.classifications.map((c) => c.score)].sort((a, b) => b - a));
+  });
+
+  it('bad pipelines are 400 VALIDATION_FAILED naming the field, and nothing is charged', async () => {
+    const u = await signUp(s);
+    const cases: [string, RegExp][] = [
+      ['?classifier=nope', /^classifier: unknown classifier/],
+      ['?classifier=nanodet', /^classifier: "nanodet" is a detector/],
+      ['?model=emotion&classifier=emotion', /^model: "emotion" is a classifier/],
+      ['?minScore=1.5', /^minScore/],
+      ['?maxDetections=0', /^maxDetections/],
+    ];
+    for (const [query, message] of cases) {
+      const res = await infer(u.token, astronaut, { 'content-type': 'image/jpeg' }, query);
+      expect(res.status, query).toBe(400);
+      const err = ((await res.json()) as { error: { code: string; message: string } }).error;
+      expect(err.code).toBe('VALIDATION_FAILED');
+      expect(err.message).toMatch(message);
+    }
+    expect(await balance(u.token)).toBe(10);
+  });
+});
+
 describe('POST /v1/vision/detection (Deepstack)', () => {
   it('answers a Frigate-shaped request the way Frigate reads it, and charges one image', async () => {
     const u = await signUp(s);
