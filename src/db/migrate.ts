@@ -4,6 +4,7 @@ import * as m0002 from './migrations/0002_live_sessions.js';
 import * as m0003 from './migrations/0003_datasets_and_jobs.js';
 import * as m0004 from './migrations/0004_live_session_node.js';
 import * as m0005 from './migrations/0005_api_keys.js';
+import * as m0006 from './migrations/0006_pipelines.js';
 
 /** Migrations are listed in code (not read from disk) so the compiled build and tsx behave the same. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -12,6 +13,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003_datasets_and_jobs': m0003,
   '0004_live_session_node': m0004,
   '0005_api_keys': m0005,
+  '0006_pipelines': m0006,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -7,6 +7,8 @@ import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction
 /** int8 columns are parsed to JS numbers by the pool's type parser (see connect.ts). */
 type Int8 = ColumnType<number, number | bigint, number | bigint>;
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+/** A jsonb column as pg parses it. */
+export type Json = Record<string, unknown>;
 
 export type Role = 'user' | 'admin';
 
@@ -84,6 +86,9 @@ export interface LiveSessionsTable {
   heartbeat_at: ColumnType<Date, Date | undefined, Date>;
   /** The server running it (NODE_ID). */
   node_id: string | null;
+  /** The pipeline it started with (PipelineSpec), and tracks started per label. */
+  pipeline: ColumnType<Json, string | undefined, string>;
+  counts: ColumnType<Record<string, number>, string | undefined, string>;
 }
 
 export interface DatasetsTable {
@@ -131,6 +136,8 @@ export interface JobsTable {
   created_at: CreatedAt;
   started_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   finished_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** The pipeline (PipelineSpec without `model`): classifier, filters, zones, tracking. */
+  pipeline: ColumnType<Json, string | undefined, string>;
 }
 
 export interface JobFilesTable {

@@ -174,6 +174,7 @@ export const COMPONENT_SCHEMAS: Record<string, unknown> = {
       id: { type: 'string' },
       datasetId: { type: ['string', 'null'], description: 'null once the dataset is deleted' },
       model: { type: 'string' },
+      pipeline: { type: 'object', description: 'The pipeline fields it was submitted with (classifier, classes, minScore, maxDetections, zones, track)' },
       state: { type: 'string', enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] },
       progress: obj({ done: { type: 'integer', description: 'Images and video frames processed' }, total: { type: 'integer' } }),
       tokenCost: { ...ref('TokenAmount'), description: 'Reserved at submission' },
@@ -191,7 +192,12 @@ export const COMPONENT_SCHEMAS: Record<string, unknown> = {
       name: { type: 'string' },
       kind: { type: 'string', enum: ['image', 'video'] },
       objects: { type: 'array', items: ref('Detection'), description: 'Images' },
-      frames: { type: 'array', items: obj({ index: { type: 'integer' }, objects: { type: 'array', items: ref('Detection') } }), description: 'Videos, one entry per frame' },
+      classifications: { type: 'array', items: ref('LabelScore'), maxItems: 5, description: 'Images, with a classifier as the model: the top 5' },
+      frames: {
+        type: 'array',
+        items: obj({ index: { type: 'integer' }, objects: { type: 'array', items: ref('Detection') }, classifications: { type: 'array', items: ref('LabelScore') } }),
+        description: 'Videos, one entry per frame (`classifications` with a classifier as the model)',
+      },
       annotatedUrl: { type: ['string', 'null'], description: 'The image (JPEG) or video (H.264 MP4) with labelled boxes; owner only' },
       error: { type: 'string', description: 'Why this file could not be processed (it was not charged)' },
     },
@@ -208,3 +214,15 @@ export const beforePageParams = (field: string): Record<string, unknown>[] => [
   { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
   { name: 'before', in: 'query', schema: { type: 'string', format: 'date-time' }, description: `${field} of the last item of the previous page` },
 ];
+
+/** The pipeline fields of a JSON body or WS message (API.md "Models and pipelines"). */
+export const PIPELINE_FIELDS = {
+  model: { type: 'string', description: 'A detector (default: the default model), or a classifier: whole-image classification (top 5 `classifications`)' },
+  classifier: { type: 'string', description: "A classifier run on each detection's crop; all crops of a frame in one batch" },
+  classifyLabels: { type: 'array', items: { type: 'string' }, maxItems: 100, description: 'Detector labels that get the classifier (default all)' },
+  classes: { type: 'array', items: { type: 'string' }, maxItems: 100, description: 'Detector labels to keep' },
+  minScore: { type: 'number', minimum: 0, maximum: 1 },
+  maxDetections: { type: 'integer', minimum: 1, maximum: 1000 },
+  zones: { type: 'array', maxItems: 32, items: { $ref: '#/components/schemas/Zone' } },
+  track: { type: 'boolean', description: 'Track objects across frames (`trackId`); default true for videos and live sessions' },
+} as const;

@@ -1,7 +1,8 @@
 /**
- * Runs one batch job: every image and every video frame of the job's files through the detector, results
- * stored per file with an annotated output (JPEG with boxes; H.264 MP4 with boxes), progress published at
- * least every second.
+ * Runs one batch job: every image and every video frame of the job's files through the job's pipeline (the
+ * detector, then filters, zones, a classifier on the crops, and per video a tracker; or a classifier on the
+ * whole image), results stored per file with an annotated output (JPEG with boxes; H.264 MP4 with boxes),
+ * progress published at least every second.
  *
  * Charging is exactly once per item whatever happens to workers: a file's charge (its images or frames ×
  * price, key `job:<id>:file:<fileId>`) commits in the same transaction as its results, and a retried job
@@ -16,6 +17,7 @@ import type { Config } from '../config.js';
 import type { Db, JobFileRow, JobRow } from '../db/schema.js';
 import { AppError, isAppError } from '../errors.js';
 import type { DetectionEngine, Detection, Detector } from '../inference/index.js';
+import type { Classifier, LabelScore, RgbFrame } from '../inference/types.js';
 import type { Logger } from '../log.js';
 import { annotate } from '../media/annotate.js';
 import { resolveFfmpeg } from '../media/ffmpeg.js';
@@ -24,6 +26,9 @@ import { AnnotatedVideoWriter, readVideoFrames } from '../media/video.js';
 import type { VideoType } from '../media/sniff.js';
 import { chargeInTx, refund } from '../tokens/ledger.js';
 import type { Metrics } from '../metrics.js';
+import { Pipeline } from '../pipeline/pipeline.js';
+import { resolvePipeline } from '../pipeline/resolve.js';
+import { specFromJson, type PipelineSpec } from '../pipeline/spec.js';
 import { changeJob, publishJob } from './events.js';
 import { ACTIVE_STATES } from './repo.js';
 
@@ -94,10 +99,47 @@ export async function processJob(deps: ProcessorDeps, jobId: string, info: { las
   }
 }
 
+/**
+ * What runs a job's frames: a fresh Pipeline per file (a video's tracker starts with the video), or the
+ * classifier on the whole frame. `results` is what one frame stores.
+ */
+interface Stages {
+  frame(frame: RgbFrame, pipeline: Pipeline | undefined, atMs: number): Promise<{ objects: Detection[]; results: Detection[] | { classifications: LabelScore[] } }>;
+  pipeline(video: boolean): Pipeline | undefined;
+}
+
+async function stagesFor(engine: DetectionEngine, job: JobRow): Promise<Stages> {
+  const spec: PipelineSpec = { ...specFromJson(job.pipeline), model: job.model };
+  const resolved = await resolvePipeline(engine, spec, true);
+  if (resolved.mode === 'classify') {
+    const classifier: Classifier = await engine.classifier(resolved.model);
+    return {
+      pipeline: () => undefined,
+      frame: async (frame) => {
+        const top = (await classifier.classify(frame)).classifications[0];
+        const classifications = top?.top ?? [];
+        // Drawn as one box round the whole picture, labelled with the best class.
+        const objects: Detection[] = top ? [{ label: top.label, classId: 0, score: top.score, box: [0, 0, frame.width, frame.height] }] : [];
+        return { objects, results: { classifications } };
+      },
+    };
+  }
+  const detector: Detector = await engine.get(resolved.model);
+  const parts = resolved.classifier ? { classifier: resolved.classifier } : {};
+  return {
+    pipeline: (video) => new Pipeline(spec, parts, video),
+    frame: async (frame, pipeline, atMs) => {
+      const r = await detector.detectFrame(frame);
+      const objects = pipeline ? (await pipeline.process(frame, r.objects, atMs)).objects : r.objects;
+      return { objects, results: objects };
+    },
+  };
+}
+
 /** Runs the job's pending files; returns its final state. */
 async function run(deps: ProcessorDeps, job: JobRow): Promise<'completed' | 'failed'> {
   const { db, config, engine } = deps;
-  const detector = await engine.get(job.model);
+  const stages = await stagesFor(engine, job);
   const files = await db.selectFrom('job_files').selectAll().where('job_id', '=', job.id).orderBy('position').execute();
   let done = files.filter((f) => f.state !== 'pending').reduce((n, f) => n + f.frames, 0);
   await mkdir(jobDir(config.dataDir, job.id), { recursive: true });
@@ -117,8 +159,8 @@ async function run(deps: ProcessorDeps, job: JobRow): Promise<'completed' | 'fai
     try {
       result =
         file.kind === 'image'
-          ? await runImage(deps, detector, job, file)
-          : await runVideo(deps, detector, job, file, (i) => tick(done + i));
+          ? await runImage(deps, stages, job, file)
+          : await runVideo(deps, stages, job, file, (i) => tick(done + i));
     } catch (err) {
       if (err instanceof Cancelled || !isAppError(err) || err.code === 'UNAVAILABLE') throw err;
       // This file cannot be processed (damaged since upload, ...): it is not charged; the job goes on.
@@ -164,25 +206,25 @@ async function run(deps: ProcessorDeps, job: JobRow): Promise<'completed' | 'fai
   return state;
 }
 
-async function runImage(deps: ProcessorDeps, detector: Detector, job: JobRow, file: JobFileRow): Promise<{ results: Detection[]; annotatedKey: string }> {
+async function runImage(deps: ProcessorDeps, stages: Stages, job: JobRow, file: JobFileRow): Promise<{ results: unknown; annotatedKey: string }> {
   const { config } = deps;
   const bytes = await readFile(path.join(config.dataDir, file.storage_key)).catch(() => {
     throw new AppError('NOT_FOUND', 'The file is no longer on disk.');
   });
   const frame = await decodeImage(new Uint8Array(bytes), config.uploads.imageMaxPixels);
-  const r = await detector.detectFrame(frame);
+  const r = await stages.frame(frame, stages.pipeline(false), 0);
   const key = path.posix.join('jobs', job.id, `${file.file_id}.jpg`);
   await writeFile(path.join(config.dataDir, key), await annotate(frame, r.objects, 'jpeg'));
-  return { results: r.objects, annotatedKey: key };
+  return { results: r.results, annotatedKey: key };
 }
 
 async function runVideo(
   deps: ProcessorDeps,
-  detector: Detector,
+  stages: Stages,
   job: JobRow,
   file: JobFileRow,
   progress: (framesDone: number) => Promise<void>,
-): Promise<{ results: { index: number; objects: Detection[] }[]; annotatedKey: string }> {
+): Promise<{ results: unknown[]; annotatedKey: string }> {
   const { config } = deps;
   const ffmpegPath = (await resolveFfmpeg({ envPath: config.ffmpegPath })).path;
   const key = path.posix.join('jobs', job.id, `${file.file_id}.mp4`);
@@ -191,15 +233,17 @@ async function runVideo(
   // on top (a floor of 5 fps) before the run counts as stuck.
   const timeoutMs = config.uploads.mediaTimeoutMs + file.frames * 200;
   const writer = await AnnotatedVideoWriter.open(out, { width: file.width, height: file.height, fps: file.fps ?? 30, ffmpegPath, timeoutMs });
-  const frames: { index: number; objects: Detection[] }[] = [];
+  const frames: unknown[] = [];
+  const pipeline = stages.pipeline(true);
+  const frameMs = 1000 / (file.fps ?? 30);
   let last = performance.now();
   // Drawing and encoding frame n overlaps detecting frame n + 1 (the detector has its own thread); at most one
   // frame waits to be written, so memory stays flat.
   let writing: Promise<void> = Promise.resolve();
   try {
     for await (const frame of readVideoFrames(path.join(config.dataDir, file.storage_key), file.format as VideoType, file, { ffmpegPath, timeoutMs })) {
-      const r = await detector.detectFrame(frame);
-      frames.push({ index: frame.index, objects: r.objects });
+      const r = await stages.frame(frame, pipeline, frame.index * frameMs);
+      frames.push(Array.isArray(r.results) ? { index: frame.index, objects: r.results } : { index: frame.index, ...r.results });
       await writing;
       writing = writer.writeFrame(frame, r.objects);
       writing.catch(() => undefined); // handled when awaited; never an unhandled rejection meanwhile

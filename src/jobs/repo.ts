@@ -11,6 +11,8 @@ export interface PublicJob {
   id: string;
   datasetId: string | null;
   model: string;
+  /** The pipeline's other fields (classifier, classes, minScore, maxDetections, zones, track) as submitted. */
+  pipeline: Record<string, unknown>;
   state: JobState;
   progress: { done: number; total: number };
   tokenCost: number;
@@ -29,6 +31,7 @@ export function toPublicJob(j: JobRow): PublicJob {
     id: j.id,
     datasetId: j.dataset_id,
     model: j.model,
+    pipeline: j.pipeline,
     state: j.state,
     progress: { done: j.done, total: j.total },
     tokenCost: toTokens(j.token_cost_milli),

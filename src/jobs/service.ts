@@ -9,6 +9,8 @@ import type { Db, JobRow } from '../db/schema.js';
 import { getDataset, listFiles } from '../datasets/repo.js';
 import { AppError } from '../errors.js';
 import type { DetectionEngine } from '../inference/index.js';
+import { resolvePipeline } from '../pipeline/resolve.js';
+import { specFromJson } from '../pipeline/spec.js';
 import { refund, reserve } from '../tokens/ledger.js';
 import { changeJob, publishJob } from './events.js';
 import type { JobQueue } from './queue.js';
@@ -20,14 +22,22 @@ export interface JobServiceDeps {
   readonly queue: JobQueue;
 }
 
-export async function submitJob(deps: JobServiceDeps, userId: string, datasetId: unknown, model: unknown): Promise<JobRow> {
+/**
+ * `body`: `{datasetId, model?, classifier?, classifyLabels?, classes?, minScore?, maxDetections?, zones?, track?}`.
+ * The pipeline is checked (and its classifier loaded) before anything is reserved.
+ */
+export async function submitJob(deps: JobServiceDeps, userId: string, body: Record<string, unknown>): Promise<JobRow> {
   const { db, engine, queue } = deps;
+  const datasetId = body['datasetId'];
   if (typeof datasetId !== 'string') throw new AppError('VALIDATION_FAILED', 'datasetId must be a string.');
+  const model = body['model'];
   if (model !== undefined && (typeof model !== 'string' || model === '')) throw new AppError('VALIDATION_FAILED', 'model must be a model name.');
   const name = model ?? engine.defaultModel();
   if (!engine.list().some((m) => m.name === name)) {
     throw new AppError('NOT_FOUND', `Unknown model "${name}". Available: ${engine.list().map((m) => m.name).join(', ') || '(none)'}.`);
   }
+  const { model: _model, ...spec } = specFromJson(body);
+  await resolvePipeline(engine, { ...spec, model: name }, true);
   const ds = await getDataset(db, userId, datasetId);
   const files = await listFiles(db, ds.id);
   if (files.length === 0) throw new AppError('VALIDATION_FAILED', 'The dataset has no files yet: upload some first.');
@@ -40,7 +50,7 @@ export async function submitJob(deps: JobServiceDeps, userId: string, datasetId:
     row = await db.transaction().execute(async (tx) => {
       const r = await tx
         .insertInto('jobs')
-        .values({ id, user_id: userId, dataset_id: ds.id, model: name, total, token_cost_milli: cost, reservation_id: hold.id })
+        .values({ id, user_id: userId, dataset_id: ds.id, model: name, total, token_cost_milli: cost, reservation_id: hold.id, pipeline: JSON.stringify(spec) })
         .returningAll()
         .executeTakeFirstOrThrow();
       await tx

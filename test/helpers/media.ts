@@ -98,3 +98,46 @@ export async function faceClipBytes(dir: string, opts: FaceClipOptions = {}): Pr
   await makeFaceClip(file, opts);
   return readFile(file);
 }
+
+export interface CrossingClipOptions {
+  /** Length in seconds (default 6); frame rate (default 15). */
+  seconds?: number;
+  fps?: number;
+}
+
+/** Where the two faces of the crossing clip are at time t (s): A goes right along the top, B left lower down. */
+export const CROSSING = {
+  width: 640,
+  height: 360,
+  face: 120,
+  a: (t: number): { x: number; y: number } => ({ x: 10 + 85 * t, y: 40 }),
+  b: (t: number): { x: number; y: number } => ({ x: 510 - 85 * t, y: 110 }),
+} as const;
+
+/**
+ * An H.264 MP4 in which two faces (the astronaut's, cut from the photo) cross: A left to right, B right to
+ * left, B drawn over A's lower part while they pass (their boxes overlap by about 40% of a face's height).
+ */
+export async function makeCrossingClip(outPath: string, opts: CrossingClipOptions = {}): Promise<void> {
+  const { seconds = 6, fps = 15 } = opts;
+  const { width, height, face } = CROSSING;
+  const a0 = CROSSING.a(0);
+  const b0 = CROSSING.b(0);
+  const graph = [
+    `[1:v]crop=${face}:${face}:165:66,split[fa][fb]`,
+    `[0:v][fa]overlay=x='${a0.x}+85*t':y=${a0.y}[t1]`,
+    `[t1][fb]overlay=x='${b0.x}-85*t':y=${b0.y},format=yuv420p[out]`,
+  ].join(';');
+  await ffmpeg(
+    [
+      '-y', '-loglevel', 'error',
+      '-f', 'lavfi', '-i', `color=c=0x606878:s=${width}x${height}:r=${fps}:d=${seconds}`,
+      '-loop', '1', '-framerate', String(fps), '-i', FIXTURE,
+      '-filter_complex', graph, '-map', '[out]',
+      '-t', String(seconds), '-r', String(fps),
+      '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-pix_fmt', 'yuv420p', '-movflags', '+faststart',
+      outPath,
+    ],
+    60_000,
+  );
+}

@@ -6,7 +6,7 @@ import { getJob, listJobs, toPublicJob } from '../../jobs/repo.js';
 import { cancelJob, submitJob } from '../../jobs/service.js';
 import type { AppDeps } from '../deps.js';
 import { beforeParam, json, limitParam, readJson, sendFile } from '../respond.js';
-import { BAD_REQUEST, errorResp, jsonBody, jsonResponse, obj, beforePageParams, ref, UNAUTH } from '../schemas.js';
+import { BAD_REQUEST, errorResp, jsonBody, jsonResponse, obj, beforePageParams, PIPELINE_FIELDS, ref, UNAUTH } from '../schemas.js';
 import type { Route } from '../types.js';
 import { isId } from '../../datasets/repo.js';
 
@@ -29,10 +29,10 @@ export function jobRoutes(deps: AppDeps): Route[] {
           'is charged once as it is done, and what is not spent (failed or cancelled items) is returned when the job ends. ' +
           'Follow it on the WebSocket topic `jobs`.',
         tags: ['Jobs'],
-        requestBody: jsonBody(obj({ datasetId: { type: 'string' }, model: { type: 'string', description: 'Default: the default model' } }, ['datasetId'])),
+        requestBody: jsonBody(obj({ datasetId: { type: 'string' }, ...PIPELINE_FIELDS }, ['datasetId'])),
         responses: {
           '202': jobResp('Queued'),
-          '400': errorResp('Bad body, or an empty dataset (VALIDATION_FAILED).'),
+          '400': errorResp('Bad body, a bad pipeline field (named in the message), or an empty dataset (VALIDATION_FAILED).'),
           ...UNAUTH,
           '402': errorResp('The balance is below the dataset’s cost (INSUFFICIENT_TOKENS); nothing was charged or queued.'),
           '404': errorResp('No such dataset of yours, or no such model (NOT_FOUND).'),
@@ -43,7 +43,7 @@ export function jobRoutes(deps: AppDeps): Route[] {
       handler: async ({ req, auth }) => {
         await enforce(deps.limits.jobs, auth!.user.id, req.ip, (name) => deps.metrics.rateLimited.inc({ limit: name }));
         const body = readJson(req);
-        const job = await submitJob(deps.jobs, auth!.user.id, body['datasetId'], body['model']);
+        const job = await submitJob(deps.jobs, auth!.user.id, body);
         return json(202, { job: toPublicJob(job) });
       },
     },
@@ -76,7 +76,10 @@ export function jobRoutes(deps: AppDeps): Route[] {
       access: 'user',
       doc: {
         summary: "A job's results so far",
-        description: 'One entry per processed (or failed) file: `objects` for images, `frames` (one per video frame) for videos.',
+        description:
+          'One entry per processed (or failed) file: `objects` for images, `frames` (one per video frame, `{index, objects}`) for videos. ' +
+          'With a classifier as the model, `classifications` (top 5) in place of `objects`. Detections carry `classification`, ' +
+          '`trackId` (videos, tracking on) and `zones` as the pipeline asked.',
         tags: ['Jobs'],
         parameters: [idParam],
         responses: { '200': jsonResponse('Results', obj({ job: ref('Job'), files: { type: 'array', items: ref('JobFileResult') } })), ...UNAUTH, ...NOT_FOUND },
@@ -88,7 +91,7 @@ export function jobRoutes(deps: AppDeps): Route[] {
           fileId: f.file_id,
           name: f.name,
           kind: f.kind,
-          ...(f.state === 'done' ? (f.kind === 'image' ? { objects: f.results } : { frames: f.results }) : {}),
+          ...(f.state === 'done' ? (f.kind === 'image' ? (Array.isArray(f.results) ? { objects: f.results } : (f.results as object)) : { frames: f.results }) : {}),
           annotatedUrl: f.annotated_key ? annotatedUrl(job.id, f.file_id) : null,
           ...(f.error ? { error: f.error } : {}),
         }));

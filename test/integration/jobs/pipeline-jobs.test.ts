@@ -1,0 +1,143 @@
+/**
+ * Pipelines in batch jobs, on real parts (BullMQ, ffmpeg, the real models): BlazeFace + the emotion classifier
+ * gives the same classification as one-call inference; a video of two crossing faces keeps two track ids
+ * through the crossing; a classifier as the model classifies whole pictures; bad pipelines are 400s naming the
+ * field with nothing reserved.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDataset, inState, type Job, upload, waitForJob } from '../../helpers/datasets.js';
+import { CROSSING, makeCrossingClip } from '../../helpers/media.js';
+import { ensureModels, FIXTURES } from '../../helpers/onnx-setup.js';
+import { signUp, startTestServer, type TestServer } from '../../helpers/server.js';
+
+let s: TestServer;
+let tmp: string;
+let astronaut: Buffer;
+let crossing: Buffer;
+
+interface Obj {
+  label: string;
+  score: number;
+  box: number[];
+  trackId?: number;
+  zones?: string[];
+  classification?: { label: string; score: number; top: { label: string; score: number }[] };
+}
+interface Results {
+  job: Job & { pipeline: Record<string, unknown> };
+  files: { name: string; kind: string; objects?: Obj[]; classifications?: { label: string; score: number }[]; frames?: { index: number; objects: Obj[] }[] }[];
+}
+
+beforeAll(async () => {
+  await ensureModels();
+  s = await startTestServer({ INITIAL_TOKENS: '500', PRELOAD_MODELS: 'true' });
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'lookout-pipeline-jobs-'));
+  astronaut = await readFile(path.join(FIXTURES, 'astronaut.jpg'));
+  await makeCrossingClip(path.join(tmp, 'crossing.mp4'));
+  crossing = await readFile(path.join(tmp, 'crossing.mp4'));
+}, 180_000);
+afterAll(async () => {
+  await s?.close();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+async function runJob(token: string, body: Record<string, unknown>): Promise<Results> {
+  const sub = await s.call('POST', '/api/v1/jobs', { token, body });
+  expect(sub.status).toBe(202);
+  const job = ((await sub.json()) as { job: Job }).job;
+  const done = await waitForJob(s, token, job.id, inState('completed', 'failed', 'cancelled'));
+  expect(done.state).toBe('completed');
+  return (await (await s.call('GET', `/api/v1/jobs/${job.id}/results`, { token })).json()) as Results;
+}
+
+describe('jobs with a pipeline', () => {
+  it('two stages and tracking: the face classified as /infer does; two crossing faces keep two track ids', async () => {
+    const { token } = await signUp(s);
+    const ds = await createDataset(s, token);
+    expect((await upload(s, token, ds.id, 'astronaut.jpg', astronaut)).status).toBe(201);
+    expect((await upload(s, token, ds.id, 'crossing.mp4', crossing)).status).toBe(201);
+    const r = await runJob(token, { datasetId: ds.id, model: 'blazeface', classifier: 'emotion' });
+    expect(r.job.pipeline).toEqual({ classifier: 'emotion' });
+
+    const image = r.files.find((f) => f.kind === 'image')!;
+    const infer = await fetch(`${s.url}/api/v1/infer?model=blazeface&classifier=emotion`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'image/jpeg' }, body: astronaut });
+    const inferObjects = ((await infer.json()) as { results: { objects: Obj[] }[] }).results[0]!.objects;
+    expect(image.objects!.map((o) => o.classification)).toEqual(inferObjects.map((o) => o.classification));
+    expect(image.objects![0]!.classification!.label).toBe('happy');
+
+    const video = r.files.find((f) => f.kind === 'video')!;
+    const frames = video.frames!;
+    expect(frames.length).toBe(90);
+    // Which face each track id followed: A runs along the top (box centre y ~ 100), B lower down (~ 170).
+    const band = new Map<number, Set<string>>();
+    let both = 0;
+    for (const f of frames) {
+      if (f.objects.length === 2) both++;
+      for (const o of f.objects) {
+        expect(o.trackId).toBeDefined();
+        expect(o.classification?.top).toHaveLength(5);
+        const cy = (o.box[1]! + o.box[3]!) / 2;
+        const set = band.get(o.trackId!) ?? new Set<string>();
+        set.add(cy < (CROSSING.a(0).y + CROSSING.b(0).y) / 2 + CROSSING.face / 2 ? 'A' : 'B');
+        band.set(o.trackId!, set);
+      }
+    }
+    expect(both).toBeGreaterThan(60); // both faces seen in most frames (one hides part of the other for a while)
+    expect([...band.keys()].sort()).toEqual([1, 2]);
+    for (const s of band.values()) expect(s.size).toBe(1);
+    // They crossed: the track that started on the left ends on the right.
+    const first = frames[0]!.objects.find((o) => o.trackId === 1)!;
+    const last = [...frames].reverse().find((f) => f.objects.some((o) => o.trackId === 1))!.objects.find((o) => o.trackId === 1)!;
+    expect(Math.sign(last.box[0]! - 320)).toBe(-Math.sign(first.box[0]! - 320));
+  });
+
+  it('a classifier as the model classifies every picture; zones and track=false apply to a video', async () => {
+    const { token } = await signUp(s);
+    const ds = await createDataset(s, token);
+    expect((await upload(s, token, ds.id, 'astronaut.jpg', astronaut)).status).toBe(201);
+    const whole = await runJob(token, { datasetId: ds.id, model: 'emotion' });
+    expect(whole.files[0]!.classifications).toHaveLength(5);
+    expect(whole.files[0]!.objects).toBeUndefined();
+
+    const ds2 = await createDataset(s, token);
+    expect((await upload(s, token, ds2.id, 'crossing.mp4', crossing)).status).toBe(201);
+    const zoned = await runJob(token, { datasetId: ds2.id, model: 'blazeface', track: false, zones: [{ name: 'left', polygon: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]] }] });
+    const objs = zoned.files[0]!.frames!.flatMap((f) => f.objects);
+    expect(objs.length).toBeGreaterThan(50);
+    for (const o of objs) {
+      expect(o.trackId).toBeUndefined();
+      expect(o.zones).toEqual(['left']);
+      expect((o.box[0]! + o.box[2]!) / 2).toBeLessThanOrEqual(320);
+    }
+  });
+
+  it('bad pipelines are 400 VALIDATION_FAILED naming the field, and nothing is reserved', async () => {
+    const { token } = await signUp(s);
+    const ds = await createDataset(s, token);
+    expect((await upload(s, token, ds.id, 'astronaut.jpg', astronaut)).status).toBe(201);
+    const square = [[0, 0], [1, 0], [1, 1], [0, 1]];
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ classifier: 'nope' }, /^classifier: unknown classifier/],
+      [{ classifier: 'nanodet' }, /^classifier: "nanodet" is a detector/],
+      [{ model: 'emotion', classifier: 'emotion' }, /^model: "emotion" is a classifier/],
+      [{ zones: [{ name: 'z', polygon: [[0, 0], [1, 1]] }] }, /^zones\[0\]\.polygon/],
+      [{ zones: [{ name: 'z', polygon: [[0, 0], [1, 1], [1.2, 0]] }] }, /^zones\[0\]\.polygon\[2\]/],
+      [{ zones: Array.from({ length: 33 }, (_, i) => ({ name: `z${i}`, polygon: square })) }, /^zones:/],
+      [{ zones: [{ name: 'z', polygon: Array.from({ length: 65 }, (_, i) => [i / 64, i % 2]) }] }, /^zones\[0\]\.polygon/],
+      [{ minScore: 2 }, /^minScore/],
+    ];
+    for (const [extra, message] of cases) {
+      const res = await s.call('POST', '/api/v1/jobs', { token, body: { datasetId: ds.id, model: 'blazeface', ...extra } });
+      expect(res.status, JSON.stringify(extra)).toBe(400);
+      const err = ((await res.json()) as { error: { code: string; message: string } }).error;
+      expect(err.code).toBe('VALIDATION_FAILED');
+      expect(err.message).toMatch(message);
+    }
+    const jobs = ((await (await s.call('GET', '/api/v1/jobs', { token })).json()) as { jobs: unknown[] }).jobs;
+    expect(jobs).toHaveLength(0);
+    expect(((await (await s.call('GET', '/api/v1/tokens', { token })).json()) as { balance: number }).balance).toBe(500);
+  });
+});
