@@ -149,6 +149,8 @@ export const COMPONENT_SCHEMAS: Record<string, unknown> = {
       latencyMs: obj({ p50: { type: ['number', 'null'] }, p95: { type: ['number', 'null'] }, p99: { type: ['number', 'null'] } }),
       tokensCharged: ref('TokenAmount'),
       hasRecording: { type: 'boolean' },
+      pipeline: { type: 'object', description: 'The pipeline it started with (classifier, classes, minScore, maxDetections, zones, track)' },
+      counts: { type: 'object', additionalProperties: { type: 'integer' }, description: 'Tracks started per label (tracking on)' },
     },
     ['id', 'model', 'codec', 'width', 'height', 'state', 'startedAt', 'framesIn', 'framesProcessed', 'framesDropped', 'latencyMs', 'tokensCharged', 'hasRecording'],
   ),

@@ -12,6 +12,10 @@ import type { Detector } from '../inference/types.js';
 import type { Metrics } from '../metrics.js';
 import type { Logger } from '../log.js';
 import { resolveFfmpeg } from '../media/ffmpeg.js';
+import { Pipeline } from '../pipeline/pipeline.js';
+import { loadClassifier, resolvePipeline } from '../pipeline/resolve.js';
+import type { PipelineSpec } from '../pipeline/spec.js';
+import { LivePipeline } from './live-pipeline.js';
 import type { LiveEvent } from './messages.js';
 import { closeAbandonedSessions } from './repo.js';
 import { DetectorScheduler } from './scheduler.js';
@@ -32,7 +36,8 @@ export interface StartLiveOptions {
   readonly userId: string;
   readonly sdp: unknown;
   readonly via: 'ws' | 'whip';
-  readonly model?: unknown;
+  /** The pipeline (model, classifier, filters, zones, track), already parsed from the message or query. */
+  readonly pipeline: PipelineSpec;
   readonly budgetMs?: unknown;
   readonly record?: unknown;
 }
@@ -108,9 +113,6 @@ export class LiveManager {
     }
     const record = o.record === undefined || o.record === null ? live.record : o.record;
     if (typeof record !== 'boolean') throw new AppError('VALIDATION_FAILED', 'record must be true or false.');
-    if (o.model !== undefined && o.model !== null && (typeof o.model !== 'string' || o.model === '')) {
-      throw new AppError('VALIDATION_FAILED', 'model must be a model name (see GET /api/v1/models).');
-    }
     if (this.countFor(o.userId) >= live.maxSessionsPerUser) {
       throw new AppError('CONFLICT', `You already have ${live.maxSessionsPerUser} live sessions running; stop one first.`);
     }
@@ -119,7 +121,13 @@ export class LiveManager {
     }
     this.#starting.set(o.userId, (this.#starting.get(o.userId) ?? 0) + 1);
     try {
-      const detector = await this.#d.engine.get(typeof o.model === 'string' ? o.model : undefined);
+      const { engine } = this.#d;
+      // NOT_FOUND for an unknown model; VALIDATION_FAILED for a classifier as the model or a bad classifier.
+      const resolved = await resolvePipeline(engine, o.pipeline, false);
+      const detector = await engine.get(resolved.model);
+      const { model: _model, ...spec } = o.pipeline;
+      const pipeline = (sessionId: string): LivePipeline =>
+        new LivePipeline(sessionId, new Pipeline(spec, resolved.classifier ? { classifier: resolved.classifier } : {}, true), (name) => loadClassifier(engine, name));
       const ffmpeg = await resolveFfmpeg({ envPath: this.#d.config.ffmpegPath }).catch((err: unknown) => {
         throw new AppError('UNAVAILABLE', `ffmpeg is not available: ${err instanceof Error ? err.message : String(err)}`);
       });
@@ -141,6 +149,7 @@ export class LiveManager {
           publish: this.#d.publish,
           metrics: this.#d.metrics,
           nodeId: this.#d.config.nodeId,
+          pipeline,
           onEnded: (s) => this.#sessions.delete(s.id),
         },
         { userId: o.userId, sdp: o.sdp, via: o.via, budgetMs, record },

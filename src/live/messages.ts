@@ -1,6 +1,7 @@
 /** What the server sends about a live session (the contract's shapes, plus documented extra fields). */
 import type { Detection } from '../inference/types.js';
 import type { LiveEndReason } from '../db/schema.js';
+import type { ErrorCode } from '../errors.js';
 
 export interface DetectionsMessage {
   type: 'detections';
@@ -11,7 +12,35 @@ export interface DetectionsMessage {
   width: number;
   height: number;
   objects: Detection[];
-  timings: { queueMs: number; decodeMs: number; inferMs: number; totalMs: number };
+  /** inferMs: the detector; classifyMs: the classifier stage (one batched run for the frame's crops); trackMs: tracker, zones, filters. */
+  timings: { queueMs: number; decodeMs: number; inferMs: number; classifyMs: number; trackMs: number; totalMs: number };
+}
+
+export interface TrackMessage {
+  type: 'track';
+  sessionId: string;
+  event: 'started' | 'ended';
+  trackId: number;
+  label: string;
+  /** When the server saw it (ISO-8601). */
+  at: string;
+}
+
+export interface ZoneMessage {
+  type: 'zone';
+  sessionId: string;
+  event: 'entered' | 'left';
+  zone: string;
+  trackId: number;
+  label: string;
+  at: string;
+}
+
+export interface ConfiguredMessage {
+  type: 'live.configured';
+  sessionId: string;
+  /** The session's whole pipeline after the change. */
+  config: Record<string, unknown>;
 }
 
 export interface LiveStats {
@@ -42,6 +71,8 @@ export interface LiveStats {
   codec: string | null;
   width: number | null;
   height: number | null;
+  /** Tracks started per label (tracking on). */
+  counts: Record<string, number>;
 }
 
 export interface StatsMessage extends LiveStats {
@@ -58,4 +89,12 @@ export interface EndedMessage {
   message?: string;
 }
 
-export type LiveEvent = DetectionsMessage | StatsMessage | EndedMessage;
+export type LiveEvent = DetectionsMessage | StatsMessage | EndedMessage | TrackMessage | ZoneMessage | ConfiguredMessage;
+
+/** A bad message on the data channel gets this there (the WebSocket has its own `error`). */
+export interface ChannelError {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+  re?: string;
+}

@@ -17,15 +17,17 @@ export interface LiveProgress {
   p95: number | null;
   p99: number | null;
   tokensChargedMilli: number;
+  /** Tracks started per label. */
+  counts: Record<string, number>;
 }
 
 export async function insertLiveSession(
   db: Db,
-  s: { id: string; userId: string; model: string; via: 'ws' | 'whip'; budgetMs: number; nodeId: string },
+  s: { id: string; userId: string; model: string; via: 'ws' | 'whip'; budgetMs: number; nodeId: string; pipeline: Record<string, unknown> },
 ): Promise<void> {
   await db
     .insertInto('live_sessions')
-    .values({ id: s.id, user_id: s.userId, model: s.model, via: s.via, budget_ms: s.budgetMs, node_id: s.nodeId })
+    .values({ id: s.id, user_id: s.userId, model: s.model, via: s.via, budget_ms: s.budgetMs, node_id: s.nodeId, pipeline: JSON.stringify(s.pipeline) })
     .execute();
 }
 
@@ -48,6 +50,7 @@ function progressColumns(p: LiveProgress) {
     latency_p95_ms: p.p95,
     latency_p99_ms: p.p99,
     tokens_charged_milli: p.tokensChargedMilli,
+    counts: JSON.stringify(p.counts),
     heartbeat_at: sql<Date>`now()`,
   };
 }
@@ -133,5 +136,7 @@ export function toPublicSession(r: LiveSessionRow): Record<string, unknown> {
     latencyMs: { p50: r.latency_p50_ms, p95: r.latency_p95_ms, p99: r.latency_p99_ms },
     tokensCharged: toTokens(r.tokens_charged_milli),
     hasRecording: r.recording_path !== null,
+    pipeline: r.pipeline,
+    counts: r.counts,
   };
 }

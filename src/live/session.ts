@@ -26,7 +26,8 @@ import { LiveBilling } from './billing.js';
 import { FrameAssembler, type EncodedFrame, type LiveCodec } from './frame-assembler.js';
 import { RtpClock } from './ivf.js';
 import { LatencyHistogram, LatencyWindow, round1 } from './latency.js';
-import type { DetectionsMessage, LiveEvent, LiveStats } from './messages.js';
+import type { LivePipeline } from './live-pipeline.js';
+import type { ChannelError, ConfiguredMessage, DetectionsMessage, LiveEvent, LiveStats } from './messages.js';
 import { finishLiveSession, insertLiveSession, setRecordingPath, updateLiveProgress, type LiveProgress } from './repo.js';
 import type { DetectorScheduler, FrameSource } from './scheduler.js';
 import { announceAddress, assertVideoOffer, countLines, liveCodecOf, MAX_ICE_CANDIDATES, MAX_ICE_PER_REQUEST } from './sdp.js';
@@ -46,6 +47,8 @@ export interface LiveSessionDeps {
   readonly metrics?: Metrics;
   /** This server's NODE_ID, stored with the session. */
   readonly nodeId: string;
+  /** The stages after the detector (filters, tracker, zones, classifier), made for the session id. */
+  readonly pipeline: (sessionId: string) => LivePipeline;
 }
 
 export interface LiveSessionRequest {
@@ -59,6 +62,8 @@ export interface LiveSessionRequest {
 interface FrameMeta {
   readonly frameNo: number;
   readonly rtpTimestamp: number;
+  /** Stream time of the frame (the unwrapped RTP clock), ms: the tracker's clock. */
+  readonly ptsMs: number;
   readonly arrivedAt: number;
   readonly writtenAt: number;
 }
@@ -117,8 +122,11 @@ export class LiveSession implements FrameSource {
   /** ICE candidates taken (offer and trickle), and trickle requests per window. */
   #candidates = 0;
   readonly #trickle = new RateLimiter(TRICKLE_PER_WINDOW, TRICKLE_WINDOW_MS);
+  /** The last frame taken, until its detections are delivered (deliveries run in frame order). */
   #detecting: Promise<void> | undefined;
   #ending: Promise<void> | undefined;
+  readonly #stage: LivePipeline;
+  #lastPtsMs = 0;
 
   private constructor(deps: LiveSessionDeps, req: LiveSessionRequest, id: string, pc: RTCPeerConnection) {
     this.#d = deps;
@@ -129,6 +137,7 @@ export class LiveSession implements FrameSource {
     this.#pc = pc;
     this.#lastRtpAt = performance.now();
     this.#recordingPath = req.record ? path.join(deps.recordingsDir, id) : undefined; // extension once the codec is known
+    this.#stage = deps.pipeline(id);
     this.#billing = new LiveBilling(deps.db, {
       userId: req.userId,
       sessionId: id,
@@ -192,7 +201,7 @@ export class LiveSession implements FrameSource {
     }
     try {
       await session.#billing.start();
-      await insertLiveSession(deps.db, { id, userId: req.userId, model: session.model, via: req.via, budgetMs: req.budgetMs, nodeId: deps.nodeId });
+      await insertLiveSession(deps.db, { id, userId: req.userId, model: session.model, via: req.via, budgetMs: req.budgetMs, nodeId: deps.nodeId, pipeline: session.#stage.config });
     } catch (err) {
       await pc.close().catch(() => undefined);
       await session.#billing.finish().catch(() => undefined);
@@ -209,7 +218,9 @@ export class LiveSession implements FrameSource {
     const pc = this.#pc;
     this.#candidates = countLines(sdp, 'a=candidate:', MAX_ICE_CANDIDATES);
     pc.onDataChannel.subscribe((dc) => {
-      if (dc.label === 'detections') this.#dc = dc;
+      if (dc.label !== 'detections') return;
+      this.#dc = dc;
+      dc.onMessage.subscribe((data) => void this.#onDataChannelMessage(data));
     });
     pc.connectionStateChange.subscribe((state) => {
       if (state === 'failed') void this.end('disconnected');
@@ -327,12 +338,14 @@ export class LiveSession implements FrameSource {
 
   #onEncodedFrame(frame: EncodedFrame, now: number): void {
     this.#framesIn++;
-    const pts = this.#decoder?.write(frame.data, this.#clock.unwrap(frame.rtpTimestamp));
+    const unwrapped = this.#clock.unwrap(frame.rtpTimestamp);
+    const pts = this.#decoder?.write(frame.data, unwrapped);
     if (pts === undefined) {
       this.#other++;
       return;
     }
-    this.#inFlight.set(pts, { frameNo: this.#framesIn, rtpTimestamp: frame.rtpTimestamp, arrivedAt: frame.arrivedAt, writtenAt: now });
+    const ptsMs = unwrapped / 90; // the video RTP clock is 90 kHz
+    this.#inFlight.set(pts, { frameNo: this.#framesIn, rtpTimestamp: frame.rtpTimestamp, ptsMs, arrivedAt: frame.arrivedAt, writtenAt: now });
   }
 
   #onDecoded(decoded: DecodedFrame): void {
@@ -373,23 +386,39 @@ export class LiveSession implements FrameSource {
     this.#lateInARow = 0;
     this.#slot = undefined;
     let done!: () => void;
-    this.#detecting = new Promise((resolve) => (done = resolve));
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    const before = this.#detecting ?? Promise.resolve();
+    this.#detecting = mine;
     return {
       frame: { data: p.decoded.data, width: p.decoded.width, height: p.decoded.height },
       deadline: p.meta.arrivedAt + this.budgetMs,
       onDone: (result, startedAt) => {
-        try {
-          this.#deliver(p, result, startedAt);
-        } finally {
-          this.#detecting = undefined;
-          done();
-        }
+        // The detector is free for the next frame now; this frame's later stages run after the previous frame's.
+        void before
+          .then(() => this.#deliver(p, result, startedAt))
+          .catch((err: unknown) => this.#d.logger.error({ err, sessionId: this.id }, 'live: delivering detections failed'))
+          .finally(() => {
+            if (this.#detecting === mine) this.#detecting = undefined;
+            done();
+          });
       },
     };
   }
 
-  #deliver(p: Pending, result: DetectResult | Error, startedAt: number): void {
-    if (result instanceof Error) {
+  async #deliver(p: Pending, detected: DetectResult | Error, detectedAt: number): Promise<void> {
+    const startedAt = detectedAt;
+    let result: DetectResult | Error = detected;
+    let stage: Awaited<ReturnType<LivePipeline['process']>> | undefined;
+    if (!(result instanceof Error)) {
+      const { decoded } = p;
+      try {
+        stage = await this.#stage.process({ data: decoded.data, width: decoded.width, height: decoded.height }, result.objects, p.meta.ptsMs);
+        this.#lastPtsMs = Math.max(this.#lastPtsMs, p.meta.ptsMs);
+      } catch (err) {
+        result = err instanceof Error ? err : new Error(String(err));
+      }
+    }
+    if (result instanceof Error || !stage) {
       this.#billing.giveBack();
       this.#other++;
       this.#d.logger.error({ sessionId: this.id, err: result }, 'live: detection failed');
@@ -400,7 +429,7 @@ export class LiveSession implements FrameSource {
     const { decoded, meta } = p;
     const sx = decoded.sourceWidth / decoded.width;
     const sy = decoded.sourceHeight / decoded.height;
-    const objects = result.objects.map((o) => ({
+    const objects = stage.out.objects.map((o) => ({
       ...o,
       box: [round1(o.box[0] * sx), round1(o.box[1] * sy), round1(o.box[2] * sx), round1(o.box[3] * sy)] as [number, number, number, number],
     }));
@@ -412,7 +441,14 @@ export class LiveSession implements FrameSource {
       width: decoded.sourceWidth,
       height: decoded.sourceHeight,
       objects,
-      timings: { queueMs: round2(startedAt - p.decodedAt), decodeMs: round2(p.decodedAt - meta.writtenAt), inferMs: round2(result.timings.totalMs), totalMs: 0 },
+      timings: {
+        queueMs: round2(startedAt - p.decodedAt),
+        decodeMs: round2(p.decodedAt - meta.writtenAt),
+        inferMs: round2(result.timings.totalMs),
+        classifyMs: round2(stage.out.timings.classifyMs),
+        trackMs: round2(stage.out.timings.trackMs),
+        totalMs: 0,
+      },
     };
     const sentAt = performance.now();
     const totalMs = sentAt - meta.arrivedAt;
@@ -420,20 +456,58 @@ export class LiveSession implements FrameSource {
     this.#processed++;
     this.#latency.add(totalMs);
     this.#recent.add(sentAt, totalMs);
-    this.#recentModel.add(sentAt, result.timings.totalMs);
+    this.#recentModel.add(sentAt, result.timings.totalMs + stage.out.timings.classifyMs + stage.out.timings.trackMs);
     const m = this.#d.metrics;
     if (m) {
       const model = this.model;
       m.liveStage.observe({ model, stage: 'queue' }, message.timings.queueMs / 1000);
       m.liveStage.observe({ model, stage: 'decode' }, message.timings.decodeMs / 1000);
       m.liveStage.observe({ model, stage: 'infer' }, message.timings.inferMs / 1000);
+      if (stage.out.classified > 0) m.liveStage.observe({ model, stage: 'classify' }, message.timings.classifyMs / 1000);
+      m.liveStage.observe({ model, stage: 'track' }, message.timings.trackMs / 1000);
       m.liveStage.observe({ model, stage: 'total' }, totalMs / 1000);
     }
     this.#sendDataChannel(message);
     this.#d.publish(this.id, message);
+    for (const ev of stage.events) {
+      this.#sendDataChannel(ev);
+      this.#d.publish(this.id, ev);
+    }
   }
 
-  #sendDataChannel(message: LiveEvent): void {
+  // ------------------------------------------------------------------ live.configure
+
+  /** Changes the pipeline from the next frame on (live.configure); throws VALIDATION_FAILED and changes nothing. */
+  async configure(raw: Record<string, unknown>): Promise<ConfiguredMessage> {
+    if (this.#ending) throw new AppError('NOT_FOUND', 'Live session not found (or it has ended).');
+    const answer = await this.#stage.configure(raw);
+    this.#d.logger.info({ sessionId: this.id, config: answer.config }, 'live session reconfigured');
+    return answer;
+  }
+
+  /** `{type: "configure", ...}` on the data channel: answered there with live.configured or an error. */
+  async #onDataChannelMessage(data: string | Buffer): Promise<void> {
+    let o: unknown;
+    try {
+      o = JSON.parse(typeof data === 'string' ? data : data.toString('utf8'));
+    } catch {
+      o = undefined;
+    }
+    if (typeof o !== 'object' || o === null || Array.isArray(o) || (o as { type?: unknown }).type !== 'configure') {
+      this.#sendDataChannel({ type: 'error', code: 'VALIDATION_FAILED', message: 'The detections channel takes {"type": "configure", ...} messages only.' });
+      return;
+    }
+    try {
+      const answer = await this.configure(o as Record<string, unknown>);
+      this.#sendDataChannel(answer);
+    } catch (err) {
+      const e = isAppError(err) ? err : new AppError('INTERNAL', 'Something went wrong on our side; the error was logged.');
+      if (!isAppError(err)) this.#d.logger.error({ err, sessionId: this.id }, 'live: configure failed');
+      this.#sendDataChannel({ type: 'error', code: e.code, message: e.message, re: 'configure' });
+    }
+  }
+
+  #sendDataChannel(message: LiveEvent | ChannelError): void {
     const dc = this.#dc;
     if (!dc || dc.readyState !== 'open') return;
     try {
@@ -474,6 +548,7 @@ export class LiveSession implements FrameSource {
       codec: this.#codec,
       width: this.#width,
       height: this.#height,
+      counts: this.#stage.counts,
     };
   }
 
@@ -491,6 +566,7 @@ export class LiveSession implements FrameSource {
       p95: this.#latency.quantile(0.95),
       p99: this.#latency.quantile(0.99),
       tokensChargedMilli: this.#billing.chargedMilli,
+      counts: this.#stage.counts,
     };
   }
 
@@ -520,6 +596,10 @@ export class LiveSession implements FrameSource {
       this.#other += this.#inFlight.size + (this.#slot ? 1 : 0);
       this.#inFlight.clear();
       this.#slot = undefined;
+      for (const ev of this.#stage.finish(this.#lastPtsMs)) {
+        this.#sendDataChannel(ev);
+        this.#d.publish(this.id, ev);
+      }
       const ended: LiveEvent = { type: 'live.ended', sessionId: this.id, reason, stats: this.stats(true), ...(message ? { message } : {}) };
       this.#sendDataChannel(ended);
       await this.#pc.close().catch(() => undefined);

@@ -60,10 +60,15 @@ export class Pipeline {
   }
 
   /** Replaces the given fields from the next frame on (live.configure); `classifier` comes loaded. */
-  configure(changes: Pick<PipelineSpec, 'classes' | 'minScore' | 'zones' | 'classifier'>, classifier?: Classifier): void {
+  configure(changes: Pick<PipelineSpec, 'classes' | 'minScore' | 'zones' | 'classifier' | 'classifyLabels' | 'maxDetections'>, classifier?: Classifier, removeClassifier = false): void {
     const zonesChanged = changes.zones !== undefined;
-    this.#spec = { ...this.#spec, ...changes };
+    const next: { -readonly [K in keyof PipelineSpec]: PipelineSpec[K] } = { ...this.#spec, ...changes };
     if (changes.classifier !== undefined) this.#classifier = classifier;
+    else if (removeClassifier) {
+      this.#classifier = undefined;
+      delete next.classifier;
+    }
+    this.#spec = next;
     if (zonesChanged) this.#zones.reset();
   }
 

@@ -1,14 +1,17 @@
 /** Client → server WebSocket messages: parsed and validated into a discriminated union. */
 import { AppError } from '../errors.js';
+import { specFromJson, type PipelineSpec } from '../pipeline/spec.js';
 
 export type ClientMessage =
   | { type: 'subscribe'; topic: 'jobs' | `live:${string}` }
   | { type: 'unsubscribe'; topic: 'jobs' | `live:${string}` }
-  | { type: 'live.offer'; sdp: string; model?: unknown; budgetMs?: unknown; record?: unknown }
+  | { type: 'live.offer'; sdp: string; pipeline: PipelineSpec; budgetMs?: unknown; record?: unknown }
   | { type: 'live.ice'; sessionId: string; candidate: unknown }
-  | { type: 'live.stop'; sessionId: string };
+  | { type: 'live.stop'; sessionId: string }
+  /** The changes, checked by the session (which fields may change is its business). */
+  | { type: 'live.configure'; sessionId: string; changes: Record<string, unknown> };
 
-const TYPES = ['subscribe', 'unsubscribe', 'live.offer', 'live.ice', 'live.stop'] as const;
+const TYPES = ['subscribe', 'unsubscribe', 'live.offer', 'live.ice', 'live.stop', 'live.configure'] as const;
 
 function bad(message: string): AppError {
   return new AppError('VALIDATION_FAILED', message);
@@ -41,11 +44,15 @@ export function parseClientMessage(text: string): ClientMessage {
       return { type: type as 'subscribe' | 'unsubscribe', topic: topic as 'jobs' | `live:${string}` };
     }
     case 'live.offer':
-      return { type: 'live.offer', sdp: str(o, 'sdp', type), model: o['model'], budgetMs: o['budgetMs'], record: o['record'] };
+      return { type: 'live.offer', sdp: str(o, 'sdp', type), pipeline: specFromJson(o), budgetMs: o['budgetMs'], record: o['record'] };
     case 'live.ice':
       if (o['candidate'] === undefined) throw bad('live.ice needs "candidate".');
       return { type: 'live.ice', sessionId: str(o, 'sessionId', type), candidate: o['candidate'] };
     case 'live.stop':
       return { type: 'live.stop', sessionId: str(o, 'sessionId', type) };
+    case 'live.configure': {
+      const { type: _t, sessionId: _s, ...changes } = o;
+      return { type: 'live.configure', sessionId: str(o, 'sessionId', type), changes };
+    }
   }
 }

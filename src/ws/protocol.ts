@@ -203,7 +203,7 @@ async function handle(d: ProtocolDeps, conn: ClientConn, msg: ClientMessage): Pr
         userId,
         sdp: msg.sdp,
         via: 'ws',
-        model: msg.model,
+        pipeline: msg.pipeline,
         budgetMs: msg.budgetMs,
         record: msg.record,
       });
@@ -218,6 +218,12 @@ async function handle(d: ProtocolDeps, conn: ClientConn, msg: ClientMessage): Pr
     }
     case 'live.stop': {
       await d.live().get(msg.sessionId, userId).end('stopped');
+      return;
+    }
+    case 'live.configure': {
+      const session = d.live().get(msg.sessionId, userId);
+      const answer = await session.configure(msg.changes);
+      if (!conn.closed) conn.send(answer);
       return;
     }
   }

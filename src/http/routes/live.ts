@@ -4,6 +4,7 @@ import path from 'node:path';
 import { AppError } from '../../errors.js';
 import { getLiveSession, listLiveSessions, toPublicSession } from '../../live/repo.js';
 import { MAX_ICE_CANDIDATES, MAX_ICE_PER_REQUEST, trickleCandidates } from '../../live/sdp.js';
+import { specFromQuery } from '../../pipeline/spec.js';
 import type { AppDeps } from '../deps.js';
 import { beforeParam, json, limitParam, sendFile } from '../respond.js';
 import { BAD_REQUEST, errorResp, jsonResponse, obj, beforePageParams, ref, UNAUTH } from '../schemas.js';
@@ -48,7 +49,13 @@ export function liveRoutes(deps: AppDeps): Route[] {
           'WebSocket topic `live:<sessionId>` or on a data channel labelled `detections`.',
         tags: ['Live'],
         parameters: [
-          { name: 'model', in: 'query', schema: { type: 'string' }, description: 'Model name (default: the default model)' },
+          { name: 'model', in: 'query', schema: { type: 'string' }, description: 'A detector (default: the default detector)' },
+          { name: 'classifier', in: 'query', schema: { type: 'string' }, description: "A classifier run on each detection's crop" },
+          { name: 'classifyLabels', in: 'query', schema: { type: 'string' }, description: 'Comma-separated detector labels that get the classifier (default all)' },
+          { name: 'classes', in: 'query', schema: { type: 'string' }, description: 'Comma-separated detector labels to keep' },
+          { name: 'minScore', in: 'query', schema: { type: 'number', minimum: 0, maximum: 1 } },
+          { name: 'maxDetections', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+          { name: 'track', in: 'query', schema: { type: 'boolean', default: true }, description: 'Track objects (`trackId`, `track` events); zones are set with live.configure' },
           { name: 'budgetMs', in: 'query', schema: { type: 'integer', minimum: 5, maximum: 10000 }, description: 'Per-frame latency budget' },
           { name: 'record', in: 'query', schema: { type: 'boolean' }, description: 'Record the stream (default LIVE_RECORD)' },
         ],
@@ -62,7 +69,7 @@ export function liveRoutes(deps: AppDeps): Route[] {
           ...BAD_REQUEST,
           ...UNAUTH,
           '402': errorResp('The balance does not cover a single frame (INSUFFICIENT_TOKENS).'),
-          '404': errorResp('Unknown model (NOT_FOUND).'),
+          '404': errorResp('Unknown model (NOT_FOUND). A classifier as the model, or an unknown classifier, is a 400 naming the field.'),
           '409': errorResp('You already run the maximum number of live sessions (CONFLICT).'),
           '415': errorResp('The body is not application/sdp (UNSUPPORTED_MEDIA).'),
           '429': errorResp('Too many live sessions started by this user or address (RATE_LIMITED); see Retry-After.'),
@@ -77,7 +84,7 @@ export function liveRoutes(deps: AppDeps): Route[] {
           userId: auth!.user.id,
           via: 'whip',
           sdp: req.body.toString('utf8'),
-          model: req.query.get('model') || undefined,
+          pipeline: specFromQuery(req.query),
           budgetMs: intParam(req, 'budgetMs'),
           record: boolParam(req, 'record'),
         });

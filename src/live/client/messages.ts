@@ -6,9 +6,9 @@
 // The live messages are the server's own types (one definition for both ends of the wire).
 import type { Detection } from '../../inference/types.js';
 import type { LiveEndReason } from '../../db/schema.js';
-import type { DetectionsMessage, EndedMessage, LiveStats, StatsMessage } from '../messages.js';
+import type { ConfiguredMessage, DetectionsMessage, EndedMessage, LiveStats, StatsMessage, TrackMessage, ZoneMessage } from '../messages.js';
 
-export type { Detection, DetectionsMessage, EndedMessage, LiveStats, StatsMessage };
+export type { ConfiguredMessage, Detection, DetectionsMessage, EndedMessage, LiveStats, StatsMessage, TrackMessage, ZoneMessage };
 export type EndReason = LiveEndReason;
 
 export interface ErrorMessage {
@@ -48,10 +48,14 @@ export type ServerMessage =
   | ErrorMessage
   | LiveAnswerMessage
   | LiveIceMessage
-  | BalanceMessage;
+  | BalanceMessage
+  | TrackMessage
+  | ZoneMessage
+  | ConfiguredMessage;
 
 export type ClientMessage =
-  | { type: 'live.offer'; sdp: string; model?: string; budgetMs?: number; record?: boolean }
+  | ({ type: 'live.offer'; sdp: string; model?: string; budgetMs?: number; record?: boolean } & PipelineFields)
+  | ({ type: 'live.configure'; sessionId: string } & PipelineFields)
   | { type: 'live.ice'; sessionId: string; candidate: IceCandidateInit | null }
   | { type: 'live.stop'; sessionId: string }
   | { type: 'subscribe'; topic: string };
@@ -64,7 +68,21 @@ const KNOWN_TYPES: ReadonlySet<string> = new Set<ServerMessage['type']>([
   'live.answer',
   'live.ice',
   'balance',
+  'track',
+  'zone',
+  'live.configured',
 ]);
+
+/** A live session's pipeline, as live.offer and live.configure take it (API.md "Models and pipelines"). */
+export interface PipelineFields {
+  classifier?: string | null;
+  classifyLabels?: string[];
+  classes?: string[];
+  minScore?: number;
+  maxDetections?: number;
+  zones?: { name: string; polygon: [number, number][]; mode?: 'include' | 'exclude' }[];
+  track?: boolean;
+}
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

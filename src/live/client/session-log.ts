@@ -2,12 +2,14 @@
  * What the server said about one live session: its detections, stats, errors and end, kept in arrival
  * order. Messages that arrive before the session id is known are held and sorted out once it is.
  */
-import type { DetectionsMessage, EndedMessage, ServerMessage, StatsMessage } from './messages.js';
+import type { DetectionsMessage, EndedMessage, ServerMessage, StatsMessage, TrackMessage, ZoneMessage } from './messages.js';
 import { latch, sleep } from './wait.js';
 
 export class SessionLog {
   readonly detections: DetectionsMessage[] = [];
   readonly stats: StatsMessage[] = [];
+  /** `track` and `zone` events, in arrival order. */
+  readonly events: (TrackMessage | ZoneMessage)[] = [];
   readonly errors: { code: string; message: string }[] = [];
   readonly #ended = latch<EndedMessage>();
   readonly #onMessage: ((m: ServerMessage) => void) | undefined;
@@ -39,7 +41,7 @@ export class SessionLog {
       this.#onMessage?.(m);
       return;
     }
-    if (m.type !== 'detections' && m.type !== 'live.stats' && m.type !== 'live.ended') return;
+    if (m.type !== 'detections' && m.type !== 'live.stats' && m.type !== 'live.ended' && m.type !== 'track' && m.type !== 'zone') return;
     if (this.#sessionId === undefined) {
       this.#held.push(m);
       return;
@@ -49,6 +51,7 @@ export class SessionLog {
       this.detections.push(m);
       this.#lastDetectionAt = performance.now();
     } else if (m.type === 'live.stats') this.stats.push(m);
+    else if (m.type === 'track' || m.type === 'zone') this.events.push(m);
     else if (!this.#endedMessage) {
       this.#endedMessage = m;
       this.#ended.resolve(m);

@@ -14,7 +14,7 @@
  */
 import { access, constants } from 'node:fs/promises';
 import { StreamError } from './errors.js';
-import type { DetectionsMessage, EndedMessage, ServerMessage, StatsMessage } from './messages.js';
+import type { DetectionsMessage, EndedMessage, PipelineFields, ServerMessage, StatsMessage, TrackMessage, ZoneMessage } from './messages.js';
 import { SendingPeer } from './peer.js';
 import { encodeClip, RtpSource, type EncodedClip, type VideoCodec } from './rtp-source.js';
 import { ServerSocket } from './server-socket.js';
@@ -38,6 +38,8 @@ export interface StreamOptions {
   /** WHIP (POST /api/v1/whip) instead of live.offer on the WebSocket. */
   whip?: boolean;
   model?: string;
+  /** Pipeline fields sent with the offer (classifier, classes, minScore, maxDetections, zones, track). */
+  pipeline?: PipelineFields;
   budgetMs?: number;
   record?: boolean;
   /** Stop after this many seconds of media (default: the whole file). */
@@ -66,6 +68,8 @@ export interface StreamSummary {
   /** Detections messages received on the data channel. */
   dataChannelDetections: number;
   stats: StatsMessage[];
+  /** `track` and `zone` events (tracking on, zones set). */
+  events: (TrackMessage | ZoneMessage)[];
   ended: EndedMessage | undefined;
   errors: { code: string; message: string }[];
 }
@@ -101,7 +105,22 @@ interface Negotiated {
 
 /** Offer → answer over WHIP; the WebSocket subscribes to the session's topic. */
 async function negotiateWhip(o: StreamOptions, socket: ServerSocket, peer: SendingPeer, log: SessionLog): Promise<Negotiated> {
-  const whip = await whipOffer(o.server, o.token, await peer.offer(), { model: o.model, budgetMs: o.budgetMs, record: o.record }, o.signal);
+  const p = o.pipeline ?? {};
+  const whip = await whipOffer(
+    o.server,
+    o.token,
+    await peer.offer(),
+    {
+      model: o.model,
+      budgetMs: o.budgetMs,
+      record: o.record,
+      ...(p.classifier ? { classifier: p.classifier } : {}),
+      ...(p.classes ? { classes: p.classes } : {}),
+      ...(p.minScore !== undefined ? { minScore: p.minScore } : {}),
+      ...(p.track !== undefined ? { track: p.track } : {}),
+    },
+    o.signal,
+  );
   log.bind(whip.sessionId);
   socket.send({ type: 'subscribe', topic: `live:${whip.sessionId}` });
   try {
@@ -115,7 +134,7 @@ async function negotiateWhip(o: StreamOptions, socket: ServerSocket, peer: Sendi
 
 /** Offer → answer over the WebSocket (`live.offer` / `live.answer`, or `error`). */
 async function negotiateWs(o: StreamOptions, socket: ServerSocket, peer: SendingPeer, log: SessionLog): Promise<Negotiated> {
-  socket.send({ type: 'live.offer', sdp: await peer.offer(), model: o.model, budgetMs: o.budgetMs, record: o.record });
+  socket.send({ type: 'live.offer', sdp: await peer.offer(), model: o.model, budgetMs: o.budgetMs, record: o.record, ...o.pipeline });
   const reply = await socket.waitFor((m) => (m.type === 'live.answer' || m.type === 'error' ? m : undefined), ANSWER_TIMEOUT_MS, 'live.answer', o.signal);
   if (reply.type === 'error') throw new StreamError(reply.code, reply.message);
   log.bind(reply.sessionId);
@@ -194,6 +213,7 @@ async function streamEncoded(opts: StreamOptions, clip: EncodedClip): Promise<St
       detections: log.detections,
       dataChannelDetections: peer.dataChannelDetections,
       stats: log.stats,
+      events: log.events,
       ended: log.ended,
       errors: log.errors,
     };

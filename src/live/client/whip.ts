@@ -7,6 +7,11 @@ export interface WhipParams {
   model?: string;
   budgetMs?: number;
   record?: boolean;
+  /** Pipeline fields that fit a query string (zones are set with live.configure). */
+  classifier?: string;
+  classes?: string[];
+  minScore?: number;
+  track?: boolean;
 }
 
 export interface WhipSession {
@@ -22,6 +27,10 @@ export function whipUrl(server: string, p: WhipParams): string {
   if (p.model !== undefined) u.searchParams.set('model', p.model);
   if (p.budgetMs !== undefined) u.searchParams.set('budgetMs', String(p.budgetMs));
   if (p.record !== undefined) u.searchParams.set('record', String(p.record));
+  if (p.classifier) u.searchParams.set('classifier', p.classifier);
+  if (p.classes) u.searchParams.set('classes', p.classes.join(','));
+  if (p.minScore !== undefined) u.searchParams.set('minScore', String(p.minScore));
+  if (p.track !== undefined) u.searchParams.set('track', String(p.track));
   return u.toString();
 }
 

@@ -68,7 +68,8 @@ async function checkStream(sum: StreamSummary, token: string, codec: 'vp8' | 'h2
     for (const k of ['queueMs', 'decodeMs', 'inferMs', 'totalMs'] as const) expect(d.timings[k]).toBeGreaterThanOrEqual(0);
     expect(d.timings.totalMs).toBeGreaterThanOrEqual(d.timings.inferMs);
     for (const o of d.objects) {
-      expect(Object.keys(o).sort()).toEqual(['box', 'classId', 'label', 'score']);
+      // Tracking is on by default in live sessions: a tracked face carries its trackId.
+      expect(Object.keys(o).filter((k) => k !== 'trackId').sort()).toEqual(['box', 'classId', 'label', 'score']);
       expect(o.label).toBe('face');
       expect(o.classId).toBe(0);
       expect(o.score).toBeGreaterThan(0);
