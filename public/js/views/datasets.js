@@ -1,6 +1,7 @@
 // Datasets: the list, and one dataset with its files, uploads (drag and drop or pick) and a job launcher.
 import { api, upload } from '../api.js';
 import { bytes, cardTable, errorBox, fill, fillList, h, onSubmit, tokens, when } from '../dom.js';
+import { pipelineControls, splitModels } from './pipeline-controls.js';
 
 const ACCEPT = 'image/jpeg,image/png,image/webp,video/mp4,video/webm,video/x-matroska,video/quicktime,video/x-msvideo,.mkv,.avi,.mov,.zip,application/zip';
 
@@ -181,15 +182,30 @@ async function renderOne(main, ctx, id) {
   const modelSel = h('select', { name: 'model' });
   const costLine = h('p', { 'data-cost': '' });
   const runBtn = h('button', { type: 'submit', class: 'primary' }, 'Start job');
-  const jobForm = h('form', { class: 'panel', 'aria-label': 'Run a detection job' }, h('h2', null, 'Run detection'), h('div', { class: 'row' }, h('label', null, 'Model', modelSel), runBtn), costLine, jobBox.el);
+  const track = h('input', { name: 'track', type: 'checkbox', checked: true });
+  const pipelineSlot = h('div');
+  let controls = null;
+  const jobForm = h(
+    'form',
+    { class: 'panel', 'aria-label': 'Run a detection job' },
+    h('h2', null, 'Run detection'),
+    h('div', { class: 'row' }, h('label', null, 'Model', modelSel), h('label', { class: 'check' }, track, 'Track objects in videos'), runBtn),
+    h('p', { class: 'muted small' }, 'A classifier as the model labels each whole picture (top 5) instead of finding objects.'),
+    pipelineSlot,
+    costLine,
+    jobBox.el,
+  );
   onSubmit(jobForm, jobBox, async (data) => {
-    await api('POST', '/jobs', { datasetId: dataset.id, model: String(data.get('model') || '') || undefined });
+    await api('POST', '/jobs', { datasetId: dataset.id, model: String(data.get('model') || '') || undefined, track: track.checked, ...(controls?.spec() ?? {}) });
     ctx.navigate('#/jobs');
   });
-  api('GET', '/models').then(
-    ({ models }) => models.forEach((m) => modelSel.append(h('option', { value: m.name, selected: m.default }, m.name))),
-    (err) => jobBox.show(err),
-  );
+  api('GET', '/models').then(({ models }) => {
+    const { detectors, classifiers } = splitModels(models);
+    for (const m of detectors) modelSel.append(h('option', { value: m.name, selected: m.default }, m.name));
+    for (const m of classifiers) modelSel.append(h('option', { value: m.name }, `${m.name} (classify whole pictures)`));
+    controls = pipelineControls({ models, modelSel });
+    pipelineSlot.append(controls.el);
+  }, (err) => jobBox.show(err));
 
   const showDataset = () => {
     title.textContent = dataset.name;

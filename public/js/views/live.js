@@ -2,6 +2,9 @@
 // WebSocket) and are drawn over the video, scaled from the frame the server saw to the size shown here.
 import { api } from '../api.js';
 import { definitionList, errorBox, fill, h, ms, tokens } from '../dom.js';
+import { boxLabel, drawBoxes, drawZones, pictureRect } from './live-draw.js';
+import { iceGathered, offer } from './live-signal.js';
+import { pipelineControls, splitModels } from './pipeline-controls.js';
 
 const END_REASONS = {
   stopped: 'You stopped the session.',
@@ -9,7 +12,6 @@ const END_REASONS = {
   insufficient_tokens: 'Your balance ran out of tokens. Ask an admin for a top-up to go on.',
   error: 'The server could not go on with this session.',
 };
-const COLORS = ['#ffd33d', '#3fb950', '#58a6ff', '#f778ba', '#ff7b72', '#a371f7', '#79c0ff', '#ffa657'];
 /** Boxes older than this are no longer drawn. */
 const STALE_MS = 1000;
 
@@ -37,6 +39,9 @@ export async function render(main, ctx) {
     tokens: h('dd', { 'data-stat': 'tokens' }, '–'),
   };
   const objectsList = h('ul', { class: 'objects', 'aria-label': 'Objects in the latest frame' });
+  const countsList = h('ul', { class: 'counts', 'aria-label': 'Objects seen per label' });
+  const eventsList = h('ol', { class: 'events', 'aria-label': 'Track and zone events' });
+  const pipelineSlot = h('div');
   const warning = h('p', { class: 'notice small' });
 
   const form = h(
@@ -52,6 +57,7 @@ export async function render(main, ctx) {
       h('div', { class: 'actions' }, startBtn, stopBtn),
     ),
     h('p', { id: 'camera-hint', class: 'muted small' }, 'The list of cameras fills in once the browser may use one. On a phone, pick the back camera here.'),
+    pipelineSlot,
     box.el,
   );
 
@@ -96,20 +102,40 @@ export async function render(main, ctx) {
           { class: 'stats' },
         ),
         warning,
+        h('h2', { class: 'small-heading' }, 'Seen so far'),
+        countsList,
         objectsList,
+        eventsList,
       ),
     ),
   );
 
-  // ---- models and cameras
+  // ---- models, pipeline and cameras
+  let controls = null;
+  /** Sends the pipeline's current settings to a running session (live.configure). */
+  const reconfigure = () => {
+    if (!s?.id || !controls) return;
+    ctx.socket.send({ type: 'live.configure', sessionId: s.id, ...controls.changes() });
+  };
   try {
     const { models } = await api('GET', '/models');
-    for (const m of models) {
+    for (const m of splitModels(models).detectors) {
       modelSel.append(h('option', { value: m.name, selected: m.default }, `${m.name} (${m.labels.length === 1 ? m.labels[0] : `${m.labels.length} classes`})`));
     }
+    controls = pipelineControls({ models, modelSel, zones: true, onChange: reconfigure });
+    pipelineSlot.append(controls.el);
   } catch (err) {
     box.show(err);
   }
+  // Clicks on the video while a zone is being drawn add its corners (fractions of the picture).
+  stage.addEventListener('click', (e) => {
+    if (!controls?.draft() || !video.videoWidth) return;
+    const r = stage.getBoundingClientRect();
+    const pic = pictureRect(r.width, r.height, video.videoWidth, video.videoHeight);
+    const x = (e.clientX - r.left - pic.x) / pic.w;
+    const y = (e.clientY - r.top - pic.y) / pic.h;
+    if (x >= 0 && x <= 1 && y >= 0 && y <= 1) controls.addPoint(x, y);
+  });
   const fillCameras = async () => {
     if (!navigator.mediaDevices?.enumerateDevices) return;
     const devices = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput');
@@ -145,38 +171,14 @@ export async function render(main, ctx) {
     const d = s.latest;
     const vw = video.videoWidth;
     const vh = video.videoHeight;
-    if (!d || !vw || !vh || performance.now() - s.latestAt > STALE_MS) {
+    if (!vw || !vh) return;
+    const pic = pictureRect(cw, ch, vw, vh);
+    if (controls) drawZones(g, pic, controls.zones(), controls.draft());
+    if (!d || performance.now() - s.latestAt > STALE_MS) {
       stage.dataset.boxes = '0';
       return;
     }
-    // The video is drawn "contain": find where its picture lies inside the element.
-    const scale = Math.min(cw / vw, ch / vh);
-    const ox = (cw - vw * scale) / 2;
-    const oy = (ch - vh * scale) / 2;
-    // Boxes are in pixels of the frame the server decoded (it may be smaller than the camera's, when the
-    // browser lowers the sending resolution): normalise by that frame's size.
-    const sx = (vw * scale) / d.width;
-    const sy = (vh * scale) / d.height;
-    g.lineWidth = 2;
-    g.font = '600 13px system-ui, sans-serif';
-    g.textBaseline = 'top';
-    for (const o of d.objects) {
-      const [x1, y1, x2, y2] = o.box;
-      const x = ox + x1 * sx;
-      const y = oy + y1 * sy;
-      const w = (x2 - x1) * sx;
-      const hgt = (y2 - y1) * sy;
-      const color = COLORS[o.classId % COLORS.length];
-      g.strokeStyle = color;
-      g.strokeRect(x, y, w, hgt);
-      const label = `${o.label} ${Math.round(o.score * 100)}%`;
-      const tw = g.measureText(label).width + 8;
-      const ty = y >= 18 ? y - 18 : y;
-      g.fillStyle = color;
-      g.fillRect(x - 1, ty, tw, 18);
-      g.fillStyle = '#0d1117';
-      g.fillText(label, x + 3, ty + 2);
-    }
+    drawBoxes(g, pic, d);
     stage.dataset.boxes = String(d.objects.length);
   };
 
@@ -190,8 +192,19 @@ export async function render(main, ctx) {
       objectsList,
       d.objects.length === 0
         ? h('li', { class: 'muted' }, 'Nothing found in the latest frame.')
-        : d.objects.slice(0, 20).map((o) => h('li', null, `${o.label} · ${Math.round(o.score * 100)}%`)),
+        : d.objects.slice(0, 20).map((o) => h('li', null, boxLabel(o))),
     );
+  };
+
+  const onEvent = (m) => {
+    if (!s || m.sessionId !== s.id) return;
+    // The same event comes on the data channel and the WebSocket: show it once.
+    const key = `${m.type}.${m.event}.${m.trackId}.${m.zone ?? ''}`;
+    if (s.seen.has(key)) return;
+    s.seen.add(key);
+    const text = m.type === 'track' ? `#${m.trackId} ${m.label} ${m.event === 'started' ? 'appeared' : 'gone'}` : `#${m.trackId} ${m.label} ${m.event} ${m.zone}`;
+    eventsList.prepend(h('li', { dataset: { event: `${m.type}.${m.event}` } }, `${new Date(m.at).toLocaleTimeString()} ${text}`));
+    while (eventsList.children.length > 20) eventsList.lastElementChild?.remove();
   };
 
   const onStats = (m) => {
@@ -207,6 +220,8 @@ export async function render(main, ctx) {
     stat.p95.textContent = ms(m.p95Ms);
     stat.tokens.textContent = tokens(m.tokensCharged ?? 0);
     warning.textContent = m.warning ?? '';
+    const counts = Object.entries(m.counts ?? {});
+    fill(countsList, ...(counts.length ? counts.map(([label, n]) => h('li', { dataset: { label } }, `${label}: ${n}`)) : [h('li', { class: 'muted' }, 'No objects tracked yet.')]));
   };
 
   const teardown = () => {
@@ -225,6 +240,7 @@ export async function render(main, ctx) {
     startBtn.disabled = false;
     stopBtn.disabled = true;
     for (const el of [cameraSel, modelSel, budget, record]) el.disabled = false;
+    controls?.setDisabled(false);
   };
 
   const onEnded = (m) => {
@@ -249,6 +265,7 @@ export async function render(main, ctx) {
     }
     startBtn.disabled = true;
     for (const el of [cameraSel, modelSel, budget, record]) el.disabled = true;
+    controls?.setDisabled(true, { live: true });
     setStatus('Opening the camera…');
     /** @type {MediaStream} */
     let stream;
@@ -273,7 +290,9 @@ export async function render(main, ctx) {
     video.srcObject = stream;
     placeholder.hidden = true;
     const pc = new RTCPeerConnection({ iceServers: [] });
-    s = { id: null, pc, stream, lastFrame: 0, latest: null, latestAt: 0, raf: 0, offs: [], ended: false };
+    s = { id: null, pc, stream, lastFrame: 0, latest: null, latestAt: 0, raf: 0, offs: [], ended: false, seen: new Set() };
+    fill(eventsList);
+    fill(countsList);
     const cur = s;
     stopBtn.disabled = false;
     stopBtn.focus();
@@ -284,6 +303,7 @@ export async function render(main, ctx) {
       try {
         const m = JSON.parse(e.data);
         if (m.type === 'detections') onDetections(m);
+        else if (m.type === 'track' || m.type === 'zone') onEvent(m);
       } catch {
         // not ours
       }
@@ -292,6 +312,10 @@ export async function render(main, ctx) {
       ctx.socket.on('detections', onDetections),
       ctx.socket.on('live.stats', onStats),
       ctx.socket.on('live.ended', onEnded),
+      ctx.socket.on('track', onEvent),
+      ctx.socket.on('zone', onEvent),
+      ctx.socket.on('live.configured', (m) => m.sessionId === cur.id && setStatus('Live · settings applied', true)),
+      ctx.socket.on('error', (m) => m.re === 'live.configure' && box.show(Object.assign(new Error(m.message), { code: m.code }))),
     );
     pc.onconnectionstatechange = () => {
       if (s !== cur) return;
@@ -313,6 +337,7 @@ export async function render(main, ctx) {
         model: modelSel.value || undefined,
         budgetMs,
         record: record.checked,
+        ...(controls?.spec() ?? {}),
       });
       if (s !== cur) {
         ctx.socket.send({ type: 'live.stop', sessionId: answer.sessionId });
@@ -356,43 +381,4 @@ export async function render(main, ctx) {
     if (s?.id) ctx.socket.send({ type: 'live.stop', sessionId: s.id });
     teardown();
   };
-}
-
-/** Resolves when the browser has gathered its ICE candidates (they go in the offer), or after `timeoutMs`. */
-function iceGathered(pc, timeoutMs) {
-  if (pc.iceGatheringState === 'complete') return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      pc.removeEventListener('icegatheringstatechange', check);
-      resolve();
-    };
-    const check = () => pc.iceGatheringState === 'complete' && done();
-    const timer = setTimeout(done, timeoutMs);
-    pc.addEventListener('icegatheringstatechange', check);
-  });
-}
-
-/** Sends a live.offer and waits for its answer, or for the error the server answers it with. */
-function offer(socket, msg) {
-  return new Promise((resolve, reject) => {
-    const offs = [
-      socket.on('live.answer', (m) => {
-        offs.forEach((off) => off());
-        clearTimeout(timer);
-        resolve(m);
-      }),
-      socket.on('error', (m) => {
-        if (m.re !== 'live.offer') return;
-        offs.forEach((off) => off());
-        clearTimeout(timer);
-        reject(Object.assign(new Error(m.message), { code: m.code }));
-      }),
-    ];
-    const timer = setTimeout(() => {
-      offs.forEach((off) => off());
-      reject(new Error('The server did not answer within 20 seconds. Try again.'));
-    }, 20_000);
-    socket.send(msg);
-  });
 }

@@ -23,20 +23,27 @@ describe('parseClientMessage', () => {
     expect(parseClientMessage(JSON.stringify({ type: 'unsubscribe', topic: `live:${SESSION}` }))).toEqual({ type: 'unsubscribe', topic: `live:${SESSION}` });
   });
 
-  it('live.offer with and without options, passing the options through for the manager to check', () => {
+  it('live.offer with and without options: the pipeline parsed, budget and record passed through for the manager to check', () => {
     expect(parseClientMessage(JSON.stringify({ type: 'live.offer', sdp: 'v=0\r\n' }))).toEqual({
       type: 'live.offer',
       sdp: 'v=0\r\n',
-      model: undefined,
+      pipeline: {},
       budgetMs: undefined,
       record: undefined,
     });
-    expect(parseClientMessage(JSON.stringify({ type: 'live.offer', sdp: 'v=0\r\n', model: 'blazeface', budgetMs: 80, record: false, extra: 1 }))).toEqual({
+    const zones = [{ name: 'door', polygon: [[0, 0], [1, 0], [1, 1]] }];
+    expect(parseClientMessage(JSON.stringify({ type: 'live.offer', sdp: 'v=0\r\n', model: 'blazeface', classifier: 'emotion', zones, budgetMs: 80, record: false, extra: 1 }))).toEqual({
       type: 'live.offer',
       sdp: 'v=0\r\n',
-      model: 'blazeface',
+      pipeline: { model: 'blazeface', classifier: 'emotion', zones: [{ ...zones[0], mode: 'include' }] },
       budgetMs: 80,
       record: false,
+    });
+    expect(() => parseClientMessage(JSON.stringify({ type: 'live.offer', sdp: 'v=0\r\n', minScore: 3 }))).toThrow(/^minScore/);
+    expect(parseClientMessage(JSON.stringify({ type: 'live.configure', sessionId: 's1', classes: ['cat'], minScore: 0.5 }))).toEqual({
+      type: 'live.configure',
+      sessionId: 's1',
+      changes: { classes: ['cat'], minScore: 0.5 },
     });
   });
 
