@@ -36,12 +36,16 @@ export interface Config {
   readonly trustProxy: boolean;
   /** First-start admin (ADMIN_EMAIL + ADMIN_PASSWORD, both or neither). */
   readonly admin: { readonly email: string; readonly password: string } | undefined;
-  /** Prices and grants in milli-tokens (INITIAL_TOKENS, PRICE_IMAGE, PRICE_VIDEO_FRAME, PRICE_LIVE_FRAME). */
+  /**
+   * Prices and grants in milli-tokens (INITIAL_TOKENS, PRICE_IMAGE, PRICE_VIDEO_FRAME, PRICE_LIVE_FRAME, and
+   * PRICE_CLASSIFIED_CROP: each detection the classifier stage classifies, on top of its image or frame, default 0).
+   */
   readonly tokens: {
     readonly initialMilli: number;
     readonly priceImageMilli: number;
     readonly priceVideoFrameMilli: number;
     readonly priceLiveFrameMilli: number;
+    readonly priceCropMilli: number;
   };
   /**
    * Sign-in limits per window (LOGIN_WINDOW_S 900): failures per account from one address (LOGIN_MAX_PER_ACCOUNT 10),
@@ -333,6 +337,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       priceImageMilli: tokens(env, 'PRICE_IMAGE', '0.75', false),
       priceVideoFrameMilli: tokens(env, 'PRICE_VIDEO_FRAME', '0.5', false),
       priceLiveFrameMilli: tokens(env, 'PRICE_LIVE_FRAME', '0.5', false),
+      priceCropMilli: tokens(env, 'PRICE_CLASSIFIED_CROP', '0', true),
     },
     ws: {
       maxPerUser: int(env, 'WS_MAX_PER_USER', 16, 1, 10_000),

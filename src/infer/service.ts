@@ -1,7 +1,8 @@
 /**
  * One-call inference: a few images in, their detections (or, with a classifier as the model, their top-5
  * classifications) out, through the request's pipeline (filters, zones, a classifier on each detection's crop),
- * charged like job items. The whole cost is held
+ * charged like job items (plus PRICE_CLASSIFIED_CROP per classified detection, held before the classifier runs:
+ * when the balance does not cover an image's crops, its detections come back unclassified and the crops cost nothing). The whole cost is held
  * first (402 when the balance is short, nothing charged); each image that was processed is then charged once
  * (its own idempotency key), a bad image becomes an error in its slot and costs nothing, and the rest of the
  * hold is refunded. The decoded frames are returned too, for an annotated answer.
@@ -15,7 +16,7 @@ import { decodeImage, type DecodedImage } from '../media/image.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { resolvePipeline } from '../pipeline/resolve.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
-import { charge, refund, reserve } from '../tokens/ledger.js';
+import { charge, refund, reserve, tryHoldMore } from '../tokens/ledger.js';
 import { toTokens } from '../tokens/amount.js';
 
 export interface InferImage {
@@ -72,10 +73,14 @@ export async function inferImages(
           results.push({ ...named, width: frame.width, height: frame.height, classifications: c.classifications[0]?.top ?? [], timings });
         } else {
           const r = await detector!.detectFrame(frame);
-          const pipeline = new Pipeline(req.spec, resolved.classifier ? { classifier: resolved.classifier } : {}, false);
+          const cropPrice = config.tokens.priceCropMilli;
+          const payCrops = (n: number): Promise<boolean> =>
+            tryHoldMore(db, { userId: req.userId, reservationId: hold.id, ref, key: `${ref}:${i}:crops`, amountMilli: n * cropPrice });
+          const pipeline = new Pipeline(req.spec, resolved.classifier ? { classifier: resolved.classifier, payCrops } : {}, false);
           const p = await pipeline.process(frame, r.objects, 0);
-          await charge(db, { reservationId: hold.id, amountMilli: price, key: `${ref}:${i}` });
-          chargedMilli += price;
+          const amountMilli = price + p.classified * cropPrice;
+          await charge(db, { reservationId: hold.id, amountMilli, key: `${ref}:${i}` });
+          chargedMilli += amountMilli;
           const timings = { ...r.timings, classifyMs: p.timings.classifyMs, totalMs: Math.round((r.timings.totalMs + p.timings.classifyMs + p.timings.trackMs) * 1000) / 1000 };
           results.push({ ...named, width: r.width, height: r.height, objects: p.objects, timings });
         }

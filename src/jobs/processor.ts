@@ -24,7 +24,7 @@ import { resolveFfmpeg } from '../media/ffmpeg.js';
 import { decodeImage } from '../media/image.js';
 import { AnnotatedVideoWriter, readVideoFrames } from '../media/video.js';
 import type { VideoType } from '../media/sniff.js';
-import { chargeInTx, refund } from '../tokens/ledger.js';
+import { chargeInTx, refund, tryHoldMore } from '../tokens/ledger.js';
 import type { Metrics } from '../metrics.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { resolvePipeline } from '../pipeline/resolve.js';
@@ -104,11 +104,13 @@ export async function processJob(deps: ProcessorDeps, jobId: string, info: { las
  * classifier on the whole frame. `results` is what one frame stores.
  */
 interface Stages {
-  frame(frame: RgbFrame, pipeline: Pipeline | undefined, atMs: number): Promise<{ objects: Detection[]; results: Detection[] | { classifications: LabelScore[] } }>;
-  pipeline(video: boolean): Pipeline | undefined;
+  /** `classified`: crops the classifier stage classified (and held tokens for). */
+  frame(frame: RgbFrame, pipeline: Pipeline | undefined, atMs: number): Promise<{ objects: Detection[]; results: Detection[] | { classifications: LabelScore[] }; classified: number }>;
+  pipeline(video: boolean, fileId: string): Pipeline | undefined;
 }
 
-async function stagesFor(engine: DetectionEngine, job: JobRow): Promise<Stages> {
+async function stagesFor(deps: ProcessorDeps, job: JobRow): Promise<Stages> {
+  const { engine, db, config } = deps;
   const spec: PipelineSpec = { ...specFromJson(job.pipeline), model: job.model };
   const resolved = await resolvePipeline(engine, spec, true);
   if (resolved.mode === 'classify') {
@@ -120,26 +122,34 @@ async function stagesFor(engine: DetectionEngine, job: JobRow): Promise<Stages> 
         const classifications = top?.top ?? [];
         // Drawn as one box round the whole picture, labelled with the best class.
         const objects: Detection[] = top ? [{ label: top.label, classId: 0, score: top.score, box: [0, 0, frame.width, frame.height] }] : [];
-        return { objects, results: { classifications } };
+        return { objects, results: { classifications }, classified: 0 };
       },
     };
   }
   const detector: Detector = await engine.get(resolved.model);
-  const parts = resolved.classifier ? { classifier: resolved.classifier } : {};
+  const cropPrice = config.tokens.priceCropMilli;
   return {
-    pipeline: (video) => new Pipeline(spec, parts, video),
+    pipeline: (video, fileId) => {
+      // Crops are held for as they come (PRICE_CLASSIFIED_CROP), keyed by their order in the file: a retried
+      // file holds under the same keys, so nothing is held twice; the file's charge covers what it classified.
+      let n = 0;
+      const payCrops = (count: number): Promise<boolean> =>
+        tryHoldMore(db, { userId: job.user_id, reservationId: job.reservation_id!, ref: `job:${job.id}`, key: `job:${job.id}:file:${fileId}:crops:${++n}`, amountMilli: count * cropPrice });
+      return new Pipeline(spec, resolved.classifier ? { classifier: resolved.classifier, ...(cropPrice > 0 ? { payCrops } : {}) } : {}, video);
+    },
     frame: async (frame, pipeline, atMs) => {
       const r = await detector.detectFrame(frame);
-      const objects = pipeline ? (await pipeline.process(frame, r.objects, atMs)).objects : r.objects;
-      return { objects, results: objects };
+      if (!pipeline) return { objects: r.objects, results: r.objects, classified: 0 };
+      const p = await pipeline.process(frame, r.objects, atMs);
+      return { objects: p.objects, results: p.objects, classified: p.classified };
     },
   };
 }
 
 /** Runs the job's pending files; returns its final state. */
 async function run(deps: ProcessorDeps, job: JobRow): Promise<'completed' | 'failed'> {
-  const { db, config, engine } = deps;
-  const stages = await stagesFor(engine, job);
+  const { db, config } = deps;
+  const stages = await stagesFor(deps, job);
   const files = await db.selectFrom('job_files').selectAll().where('job_id', '=', job.id).orderBy('position').execute();
   let done = files.filter((f) => f.state !== 'pending').reduce((n, f) => n + f.frames, 0);
   await mkdir(jobDir(config.dataDir, job.id), { recursive: true });
@@ -155,7 +165,7 @@ async function run(deps: ProcessorDeps, job: JobRow): Promise<'completed' | 'fai
     if (file.state !== 'pending') continue;
     await tick(done); // also the cancellation check between files
     const fileStarted = performance.now();
-    let result: { results: unknown; annotatedKey: string };
+    let result: { results: unknown; annotatedKey: string; classified: number };
     try {
       result =
         file.kind === 'image'
@@ -172,8 +182,9 @@ async function run(deps: ProcessorDeps, job: JobRow): Promise<'completed' | 'fai
     done += file.frames;
     const outcome = await db.transaction().execute(async (tx) => {
       const running = await tx.selectFrom('jobs').select('state').where('id', '=', job.id).forUpdate().executeTakeFirst();
-      if (running?.state !== 'running') return { committed: false, charged: false }; // cancelled while this file ran: not charged
-      const charged = await chargeInTx(tx, { reservationId: job.reservation_id!, amountMilli: file.token_cost_milli, key: `job:${job.id}:file:${file.file_id}` });
+      if (running?.state !== 'running') return { committed: false, charged: false, fileMilli: 0 }; // cancelled while this file ran: not charged
+      const fileMilli = file.token_cost_milli + result.classified * config.tokens.priceCropMilli;
+      const charged = await chargeInTx(tx, { reservationId: job.reservation_id!, amountMilli: fileMilli, key: `job:${job.id}:file:${file.file_id}` });
       await tx
         .updateTable('job_files')
         .set({ state: 'done', results: JSON.stringify(result.results), annotated_key: result.annotatedKey })
@@ -182,12 +193,12 @@ async function run(deps: ProcessorDeps, job: JobRow): Promise<'completed' | 'fai
         .execute();
       const row = await tx
         .updateTable('jobs')
-        .set({ done, ...(charged ? { tokens_charged_milli: sql<number>`tokens_charged_milli + ${file.token_cost_milli}` } : {}) })
+        .set({ done, ...(charged ? { tokens_charged_milli: sql<number>`tokens_charged_milli + ${fileMilli}` } : {}) })
         .where('id', '=', job.id)
         .returningAll()
         .executeTakeFirstOrThrow();
       await publishJob(tx, row);
-      return { committed: true, charged };
+      return { committed: true, charged, fileMilli };
     });
     if (!outcome.committed) {
       await rm(path.join(config.dataDir, result.annotatedKey), { force: true });
@@ -197,7 +208,7 @@ async function run(deps: ProcessorDeps, job: JobRow): Promise<'completed' | 'fai
     if (m) {
       m.jobItemDuration.observe({ model: job.model, kind: file.kind }, (performance.now() - fileStarted) / 1000);
       m.jobItems.inc({ model: job.model, kind: file.kind === 'image' ? 'image' : 'video_frame' }, file.frames);
-      if (outcome.charged) m.tokensCharged.inc({ kind: file.kind === 'image' ? 'image' : 'video' }, file.token_cost_milli / 1000);
+      if (outcome.charged) m.tokensCharged.inc({ kind: file.kind === 'image' ? 'image' : 'video' }, outcome.fileMilli / 1000);
     }
   }
   const failedAll = files.length > 0 && failures.length === files.length;
@@ -206,16 +217,16 @@ async function run(deps: ProcessorDeps, job: JobRow): Promise<'completed' | 'fai
   return state;
 }
 
-async function runImage(deps: ProcessorDeps, stages: Stages, job: JobRow, file: JobFileRow): Promise<{ results: unknown; annotatedKey: string }> {
+async function runImage(deps: ProcessorDeps, stages: Stages, job: JobRow, file: JobFileRow): Promise<{ results: unknown; annotatedKey: string; classified: number }> {
   const { config } = deps;
   const bytes = await readFile(path.join(config.dataDir, file.storage_key)).catch(() => {
     throw new AppError('NOT_FOUND', 'The file is no longer on disk.');
   });
   const frame = await decodeImage(new Uint8Array(bytes), config.uploads.imageMaxPixels);
-  const r = await stages.frame(frame, stages.pipeline(false), 0);
+  const r = await stages.frame(frame, stages.pipeline(false, file.file_id), 0);
   const key = path.posix.join('jobs', job.id, `${file.file_id}.jpg`);
   await writeFile(path.join(config.dataDir, key), await annotate(frame, r.objects, 'jpeg'));
-  return { results: r.results, annotatedKey: key };
+  return { results: r.results, annotatedKey: key, classified: r.classified };
 }
 
 async function runVideo(
@@ -224,7 +235,7 @@ async function runVideo(
   job: JobRow,
   file: JobFileRow,
   progress: (framesDone: number) => Promise<void>,
-): Promise<{ results: unknown[]; annotatedKey: string }> {
+): Promise<{ results: unknown[]; annotatedKey: string; classified: number }> {
   const { config } = deps;
   const ffmpegPath = (await resolveFfmpeg({ envPath: config.ffmpegPath })).path;
   const key = path.posix.join('jobs', job.id, `${file.file_id}.mp4`);
@@ -234,7 +245,8 @@ async function runVideo(
   const timeoutMs = config.uploads.mediaTimeoutMs + file.frames * 200;
   const writer = await AnnotatedVideoWriter.open(out, { width: file.width, height: file.height, fps: file.fps ?? 30, ffmpegPath, timeoutMs });
   const frames: unknown[] = [];
-  const pipeline = stages.pipeline(true);
+  const pipeline = stages.pipeline(true, file.file_id);
+  let classified = 0;
   const frameMs = 1000 / (file.fps ?? 30);
   let last = performance.now();
   // Drawing and encoding frame n overlaps detecting frame n + 1 (the detector has its own thread); at most one
@@ -243,6 +255,7 @@ async function runVideo(
   try {
     for await (const frame of readVideoFrames(path.join(config.dataDir, file.storage_key), file.format as VideoType, file, { ffmpegPath, timeoutMs })) {
       const r = await stages.frame(frame, pipeline, frame.index * frameMs);
+      classified += r.classified;
       frames.push(Array.isArray(r.results) ? { index: frame.index, objects: r.results } : { index: frame.index, ...r.results });
       await writing;
       writing = writer.writeFrame(frame, r.objects);
@@ -259,5 +272,5 @@ async function runVideo(
     await writer.abort();
     throw err;
   }
-  return { results: frames, annotatedKey: key };
+  return { results: frames, annotatedKey: key, classified };
 }

@@ -1,10 +1,10 @@
 /**
  * Pays for a live session's frames without a database write per frame. Tokens are reserved ahead in
  * blocks (a couple of seconds of frames); each processed frame spends one frame's worth of the local
- * credit; about every second `settle()` charges what was spent since the last settlement (one charge row
- * per settlement); `finish()` settles and refunds whatever is still held. Dropped frames never touch the
- * credit, so they are free. When the balance cannot cover even one more frame the session is told it has
- * run out.
+ * credit, and classified crops (when they have a price) spend theirs from the same credit; about every second
+ * `settle()` charges what was spent since the last settlement (one charge row per settlement); `finish()`
+ * settles and refunds whatever is still held. Dropped frames never touch the credit, so they are free. When the
+ * balance cannot cover even one more frame the session is told it has run out.
  */
 import { AppError, isAppError } from '../errors.js';
 import type { Db } from '../db/schema.js';
@@ -27,8 +27,9 @@ export class LiveBilling {
   readonly #db: Db;
   readonly #o: Required<Omit<LiveBillingOptions, 'onCredit' | 'onError' | 'onCharged'>> & LiveBillingOptions;
   #reservationId: string | undefined;
-  #creditFrames = 0;
-  #unsettledFrames = 0;
+  /** Local credit and spending not yet charged, in milli-tokens. */
+  #creditMilli = 0;
+  #unsettledMilli = 0;
   #chargedMilli = 0;
   #reserves = 0;
   #settlements = 0;
@@ -45,46 +46,50 @@ export class LiveBilling {
   /** Reserves the first block; throws INSUFFICIENT_TOKENS (nothing held) when not even one frame is affordable. */
   async start(): Promise<void> {
     await this.#reserveBlock();
-    if (this.#creditFrames === 0) {
+    if (this.#creditMilli < this.#o.priceMilli) {
       throw new AppError('INSUFFICIENT_TOKENS', 'Your balance does not cover a single live frame.');
     }
   }
 
   /** Tokens spent so far (charged or about to be), in milli-tokens. */
   get spentMilli(): number {
-    return this.#chargedMilli + this.#unsettledFrames * this.#o.priceMilli;
+    return this.#chargedMilli + this.#unsettledMilli;
   }
 
   /** True once the balance could not fund another block and the credit is used up. */
   get exhausted(): boolean {
-    return this.#outOfTokens && this.#creditFrames === 0;
+    return this.#outOfTokens && this.#creditMilli < this.#o.priceMilli;
   }
 
   /** Spends one frame of credit; false when there is none (yet). Starts a top-up when running low. */
   tryConsume(): boolean {
+    return this.trySpend(this.#o.priceMilli);
+  }
+
+  /** Spends `milli` of credit (a frame, or its classified crops); false, spending nothing, when there is not enough (yet). */
+  trySpend(milli: number): boolean {
     if (this.#finished) return false;
-    if (this.#creditFrames <= this.#o.blockFrames / 2) this.#startTopUp();
-    if (this.#creditFrames === 0) return false;
-    this.#creditFrames--;
-    this.#unsettledFrames++;
+    if (this.#creditMilli <= (this.#o.blockFrames / 2) * this.#o.priceMilli) this.#startTopUp();
+    if (this.#creditMilli < milli) return false;
+    this.#creditMilli -= milli;
+    this.#unsettledMilli += milli;
     return true;
   }
 
   /** Returns one frame of credit taken by `tryConsume` for a frame that was not processed after all. */
   giveBack(): void {
-    if (this.#unsettledFrames === 0) return;
-    this.#unsettledFrames--;
-    this.#creditFrames++;
+    const milli = Math.min(this.#o.priceMilli, this.#unsettledMilli);
+    this.#unsettledMilli -= milli;
+    this.#creditMilli += milli;
   }
 
   /** Charges the frames processed since the last settlement (one charge per call, none when idle). */
   settle(): Promise<void> {
     this.#settling = this.#settling.then(async () => {
-      const frames = this.#unsettledFrames;
-      if (frames === 0 || !this.#reservationId) return;
-      const amountMilli = frames * this.#o.priceMilli;
+      const amountMilli = this.#unsettledMilli;
+      if (amountMilli === 0 || !this.#reservationId) return;
       const charged = await charge(this.#db, { reservationId: this.#reservationId, amountMilli, key: `live:${this.#o.sessionId}:settle:${++this.#settlements}` });
-      this.#unsettledFrames -= frames;
+      this.#unsettledMilli -= amountMilli;
       this.#chargedMilli += amountMilli;
       if (charged) this.#o.onCharged?.(amountMilli);
     });
@@ -128,7 +133,7 @@ export class LiveBilling {
         });
         this.#reserves++;
         this.#reservationId = r.id;
-        this.#creditFrames += frames;
+        this.#creditMilli += frames * price;
         return;
       } catch (err) {
         if (!isAppError(err) || err.code !== 'INSUFFICIENT_TOKENS') throw err;

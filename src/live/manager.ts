@@ -126,8 +126,12 @@ export class LiveManager {
       const resolved = await resolvePipeline(engine, o.pipeline, false);
       const detector = await engine.get(resolved.model);
       const { model: _model, ...spec } = o.pipeline;
-      const pipeline = (sessionId: string): LivePipeline =>
-        new LivePipeline(sessionId, new Pipeline(spec, resolved.classifier ? { classifier: resolved.classifier } : {}, true), (name) => loadClassifier(engine, name));
+      const cropPrice = this.#d.config.tokens.priceCropMilli;
+      const pipeline = (sessionId: string, spend: (milli: number) => boolean): LivePipeline => {
+        const payCrops = cropPrice > 0 ? (n: number): boolean => spend(n * cropPrice) : undefined;
+        const parts = { ...(resolved.classifier ? { classifier: resolved.classifier } : {}), ...(payCrops ? { payCrops } : {}) };
+        return new LivePipeline(sessionId, new Pipeline(spec, parts, true), (name) => loadClassifier(engine, name));
+      };
       const ffmpeg = await resolveFfmpeg({ envPath: this.#d.config.ffmpegPath }).catch((err: unknown) => {
         throw new AppError('UNAVAILABLE', `ffmpeg is not available: ${err instanceof Error ? err.message : String(err)}`);
       });

@@ -47,8 +47,11 @@ export interface LiveSessionDeps {
   readonly metrics?: Metrics;
   /** This server's NODE_ID, stored with the session. */
   readonly nodeId: string;
-  /** The stages after the detector (filters, tracker, zones, classifier), made for the session id. */
-  readonly pipeline: (sessionId: string) => LivePipeline;
+  /**
+   * The stages after the detector (filters, tracker, zones, classifier), made for the session id; `spend` takes
+   * milli-tokens from the session's credit (classified crops), false when it does not cover them.
+   */
+  readonly pipeline: (sessionId: string, spend: (milli: number) => boolean) => LivePipeline;
 }
 
 export interface LiveSessionRequest {
@@ -137,7 +140,7 @@ export class LiveSession implements FrameSource {
     this.#pc = pc;
     this.#lastRtpAt = performance.now();
     this.#recordingPath = req.record ? path.join(deps.recordingsDir, id) : undefined; // extension once the codec is known
-    this.#stage = deps.pipeline(id);
+    this.#stage = deps.pipeline(id, (milli) => this.#billing.trySpend(milli));
     this.#billing = new LiveBilling(deps.db, {
       userId: req.userId,
       sessionId: id,

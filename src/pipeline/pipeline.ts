@@ -23,7 +23,7 @@ export interface PipelineOutput {
   objects: Detection[];
   tracks: TrackEvent[];
   zones: ZoneEvent[];
-  /** Crops classified, and classifier runs (1 per frame with crops when the model batches). */
+  /** Crops classified (and paid for), and classifier runs (1 per frame with crops when the model batches). */
   classified: number;
   classifierRuns: number;
   timings: PipelineTimings;
@@ -33,6 +33,11 @@ export interface PipelineParts {
   /** The loaded classifier of `spec.classifier`. */
   readonly classifier?: Classifier;
   readonly tracker?: TrackerOptions;
+  /**
+   * Pays for `count` crops before they are classified (PRICE_CLASSIFIED_CROP); false when the balance does not
+   * cover them: the frame's detections then go out without classifications, and nothing is charged for them.
+   */
+  readonly payCrops?: (count: number) => boolean | Promise<boolean>;
 }
 
 const round3 = (v: number): number => Math.round(v * 1000) / 1000;
@@ -40,6 +45,7 @@ const round3 = (v: number): number => Math.round(v * 1000) / 1000;
 export class Pipeline {
   #spec: PipelineSpec;
   #classifier: Classifier | undefined;
+  readonly #payCrops: PipelineParts['payCrops'];
   readonly #tracker: ByteTracker | undefined;
   readonly #zones = new ZoneWatch();
   /** Tracks started per label, over the stream. */
@@ -48,6 +54,7 @@ export class Pipeline {
   constructor(spec: PipelineSpec, parts: PipelineParts, trackByDefault: boolean) {
     this.#spec = spec;
     this.#classifier = parts.classifier;
+    this.#payCrops = parts.payCrops;
     this.#tracker = spec.track ?? trackByDefault ? new ByteTracker(parts.tracker) : undefined;
   }
 
@@ -97,7 +104,7 @@ export class Pipeline {
     if (classifier) {
       const wanted = spec.classifyLabels && spec.classifyLabels.length > 0 ? new Set(spec.classifyLabels) : undefined;
       const picks = objects.map((o, i) => (!wanted || wanted.has(o.label) ? i : -1)).filter((i) => i >= 0);
-      if (picks.length > 0) {
+      if (picks.length > 0 && (!this.#payCrops || (await this.#payCrops(picks.length)))) {
         const regions: Region[] = picks.map((i) => objects[i]!.box);
         const r = await classifier.classify(frame, regions);
         const out = [...objects];

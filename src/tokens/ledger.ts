@@ -12,7 +12,7 @@
  * The balance never goes negative: debits are a conditional UPDATE (`balance >= amount`) backed by a CHECK.
  */
 import { sql } from 'kysely';
-import { AppError } from '../errors.js';
+import { AppError, isAppError } from '../errors.js';
 import type { Db, DbOrTx, LedgerEntry } from '../db/schema.js';
 import { toTokens } from './amount.js';
 
@@ -212,6 +212,18 @@ export async function reserve(
     return getReservation(db, state.id);
   } catch (err) {
     if (isUniqueViolation(err)) return reservationByRefKey(db, r.reservationId, r.ref, r.userId);
+    throw err;
+  }
+}
+
+/** Adds to an existing hold; false (nothing held) when the balance does not cover it. Idempotent by `key`. */
+export async function tryHoldMore(db: Db, r: { userId: string; reservationId: string; ref: string; key: string; amountMilli: number }): Promise<boolean> {
+  if (r.amountMilli === 0) return true;
+  try {
+    await reserve(db, r);
+    return true;
+  } catch (err) {
+    if (isAppError(err) && err.code === 'INSUFFICIENT_TOKENS') return false;
     throw err;
   }
 }
