@@ -8,7 +8,13 @@
  *   ffmpeg decoder hands over when told the model's size): normalise only;
  * - jpeg: `detectImage` on the 640x480 picture as JPEG bytes (+ sharp decode).
  * Prints median / p95 of each, pre+post (preprocess + postprocess) as a share of raw inference, and
- * the whole call's overhead over raw inference; writes the figures to bench/results/detect-<time>.json.
+ * the whole call's overhead over raw inference.
+ *
+ * Pipelines (`--classifier emotion`, skipped with `--classifier none`), on a 640x480 frame holding six faces:
+ * - one stage: BlazeFace alone; two stages: BlazeFace, then the classifier on the six crops as one batch, and
+ *   the same six crops classified one by one (six runs), to show what batching saves;
+ * - the tracker's own cost per frame at 50 moving objects (ByteTrack rounds, Hungarian, Kalman).
+ * Writes the figures to bench/results/detect-<time>.json.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
@@ -18,6 +24,9 @@ import sharp, { type Sharp } from 'sharp';
 import { OnnxDetector } from '../src/inference/detector.js';
 import { DetectionEngine, type DetectResult, type RgbFrame } from '../src/inference/index.js';
 import { computeLetterbox } from '../src/inference/letterbox.js';
+import type { Detection } from '../src/inference/types.js';
+import { Pipeline } from '../src/pipeline/pipeline.js';
+import { ByteTracker } from '../src/pipeline/tracker.js';
 import { repoRoot } from './lib/repo-root.js';
 
 interface Stats {
@@ -45,6 +54,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '0' },
     models: { type: 'string', default: 'blazeface,nanodet' },
     providers: { type: 'string', default: 'cpu' },
+    classifier: { type: 'string', default: 'emotion' },
   },
 });
 const iterations = Number(values.iterations);
@@ -103,9 +113,86 @@ try {
     }
     results[name] = { provider: d.provider, inputSize: d.model.inputSize, rawRunMs: R, paths: perPath, frameAtModelSize: `${small.width}x${small.height}` };
   }
+  if (values.classifier !== 'none') results['pipeline'] = await benchPipeline(values.classifier);
+  results['tracker'] = benchTracker(50);
 } finally {
   await engine.close();
 }
+
+/** Six copies of the astronaut's face on a grey 640x480 frame. */
+async function facesFrame(): Promise<RgbFrame> {
+  const face = await sharp(await readFile(join(root, 'test/fixtures/astronaut.jpg'))).extract({ left: 160, top: 60, width: 130, height: 130 }).toBuffer();
+  const spots = [[20, 40], [250, 30], [480, 50], [40, 300], [260, 320], [490, 290]] as const;
+  const img = sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 96, g: 104, b: 120 } } }).composite(spots.map(([left, top]) => ({ input: face, left, top })));
+  return rawFrame(sharp(await img.png().toBuffer()), 640, 480);
+}
+
+async function benchPipeline(classifierName: string): Promise<Record<string, unknown>> {
+  const detector = await engine.get('blazeface');
+  const classifier = await engine.classifier(classifierName);
+  const faces = await facesFrame();
+  const pipeline = new Pipeline({ classifier: classifierName }, { classifier }, false);
+  const one: number[] = [];
+  const two: number[] = [];
+  const classify: number[] = [];
+  const perCrop: number[] = [];
+  let crops = 0;
+  let runs = 0;
+  for (let i = -10; i < iterations; i++) {
+    let t = performance.now();
+    const det = await detector.detectFrame(faces);
+    const d1 = performance.now() - t;
+    t = performance.now();
+    const out = await pipeline.process(faces, det.objects, 0);
+    const c = performance.now() - t;
+    t = performance.now();
+    for (const o of det.objects) await classifier.classify(faces, [o.box]);
+    const alone = performance.now() - t;
+    if (i < 0) continue;
+    one.push(d1);
+    two.push(d1 + c);
+    classify.push(c);
+    perCrop.push(alone);
+    crops += out.classified;
+    runs += out.classifierRuns;
+  }
+  const O = stats(one);
+  const T = stats(two);
+  const C = stats(classify);
+  const A = stats(perCrop);
+  const perFrame = { crops: crops / iterations, classifierRuns: runs / iterations };
+  console.log(`pipeline blazeface -> ${classifierName} on a 640x480 frame with ${perFrame.crops} faces (${classifier.provider}):`);
+  console.log(`  one stage  median ${O.median.toFixed(2)} ms, p95 ${O.p95.toFixed(2)} ms`);
+  console.log(`  two stages median ${T.median.toFixed(2)} ms, p95 ${T.p95.toFixed(2)} ms (x${(T.median / O.median).toFixed(2)} of one stage)`);
+  console.log(`  classifier stage: ${perFrame.classifierRuns} run per frame for ${perFrame.crops} crops, median ${C.median.toFixed(2)} ms; one run per crop instead: ${A.median.toFixed(2)} ms (batching saves ${pct(A.median - C.median, A.median)}%)`);
+  return { faces: perFrame.crops, classifierRunsPerFrame: perFrame.classifierRuns, oneStageMs: O, twoStagesMs: T, classifierStageMs: C, classifierOneRunPerCropMs: A, twoOverOne: Math.round((T.median / O.median) * 100) / 100 };
+}
+
+/**
+ * `n` objects moving smoothly over a 1920x1080 frame (two labels, scores 0.6-0.95), 3000 frames at 30 fps with
+ * every third frame skipped as newest-frame-wins would; the first 300 frames warm the JIT and are not counted.
+ */
+function benchTracker(n: number): Record<string, unknown> {
+  const tracker = new ByteTracker();
+  const times: number[] = [];
+  let started = 0;
+  for (let f = 0; f < 3000; f++) {
+    if (f % 3 === 2) continue;
+    const dets: Detection[] = Array.from({ length: n }, (_, k) => {
+      const x = (k % 10) * 180 + 60 + 50 * Math.sin(f / 25 + k);
+      const y = Math.floor(k / 10) * 200 + 60 + 30 * Math.cos(f / 30 + k);
+      return { label: k % 4 ? 'person' : 'car', classId: k % 4 ? 0 : 2, score: 0.6 + (k % 8) * 0.05, box: [x, y, x + 60, y + 120] };
+    });
+    const t = performance.now();
+    const r = tracker.update(dets, f * (1000 / 30));
+    if (f >= 300) times.push(performance.now() - t);
+    started += r.events.filter((e) => e.event === 'started').length;
+  }
+  const T = stats(times);
+  console.log(`tracker at ${n} objects per frame: median ${T.median.toFixed(3)} ms, p95 ${T.p95.toFixed(3)} ms per frame (target < 0.5 ms); ${started} tracks started for ${n} objects`);
+  return { objects: n, perFrameMs: T, tracksStarted: started };
+}
+
 const out = {
   date: new Date().toISOString(),
   machine: { cpus: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version },

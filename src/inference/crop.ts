@@ -34,48 +34,65 @@ export function writeCrop(frame: RgbFrame, region: Region, spec: CropSpec, out: 
   const { mean, std, channelOrder, layout } = spec.normalisation;
   const C = channelsOf(spec.normalisation);
   const [rx1, ry1, rx2, ry2] = region;
-  const rw = Math.max(1e-3, rx2 - rx1);
-  const rh = Math.max(1e-3, ry2 - ry1);
-  const lb = computeLetterbox(rw, rh, W, H, spec.resize);
+  const lb = computeLetterbox(Math.max(1e-3, rx2 - rx1), Math.max(1e-3, ry2 - ry1), W, H, spec.resize);
   const { width: fw, height: fh, data } = frame;
-  // Output channel k reads source channel src[k] (grey: all three, weighted).
+  // Output channel k reads source channel src[k] (grey: all three, weighted), value * mul[k] + add[k].
   const src = channelOrder === 'BGR' ? [2, 1, 0] : [0, 1, 2];
   const mul = [0, 1, 2].map((k) => 1 / (std[k] ?? 1));
   const add = [0, 1, 2].map((k) => -(mean[k] ?? 0) * (mul[k] ?? 1));
   const plane = W * H;
-  const at = (pixel: number, k: number): number => offset + (layout === 'NCHW' ? k * plane + pixel : pixel * C + k);
-  // Bars (letterbox only).
+  // Element of (pixel p, channel k) = offset + p * pStride + k * kStride.
+  const pStride = layout === 'NCHW' ? 1 : C;
+  const kStride = layout === 'NCHW' ? plane : 1;
   if (lb.innerW !== W || lb.innerH !== H) {
-    for (let p = 0; p < plane; p++) for (let k = 0; k < C; k++) out[at(p, k)] = spec.padValue * (mul[k] ?? 1) + (add[k] ?? 0);
+    for (let k = 0; k < C; k++) {
+      const v = spec.padValue * (mul[k] as number) + (add[k] as number);
+      for (let p = 0; p < plane; p++) out[offset + p * pStride + k * kStride] = v;
+    }
   }
-  const xs = new Float64Array(lb.innerW);
-  for (let d = 0; d < lb.innerW; d++) xs[d] = Math.max(0, Math.min(fw - 1, rx1 + (d + 0.5) / lb.scaleX - 0.5));
+  // Sampling tables: source byte offsets of the two neighbours and the weight, per output column.
+  const innerW = lb.innerW;
+  const x0 = new Int32Array(innerW);
+  const x1 = new Int32Array(innerW);
+  const wx = new Float32Array(innerW);
+  for (let d = 0; d < innerW; d++) {
+    const sx = Math.max(0, Math.min(fw - 1, rx1 + (d + 0.5) / lb.scaleX - 0.5));
+    const a = Math.floor(sx);
+    x0[d] = a * 3;
+    x1[d] = Math.min(a + 1, fw - 1) * 3;
+    wx[d] = sx - a;
+  }
   const rowStride = fw * 3;
+  const [s0, , s2] = src as [number, number, number]; // RGB or BGR: green stays in the middle
+  const [m0, m1, m2] = mul as [number, number, number];
+  const [a0, a1, a2] = add as [number, number, number];
+  const gray = C === 1;
   for (let y = 0; y < lb.innerH; y++) {
     const sy = Math.max(0, Math.min(fh - 1, ry1 + (y + 0.5) / lb.scaleY - 0.5));
-    const y0 = Math.floor(sy);
-    const y1 = Math.min(y0 + 1, fh - 1);
-    const wy = sy - y0;
-    for (let x = 0; x < lb.innerW; x++) {
-      const sx = xs[x] as number;
-      const x0 = Math.floor(sx);
-      const x1 = Math.min(x0 + 1, fw - 1);
-      const wx = sx - x0;
-      const a = y0 * rowStride + x0 * 3;
-      const b = y0 * rowStride + x1 * 3;
-      const c = y1 * rowStride + x0 * 3;
-      const d = y1 * rowStride + x1 * 3;
-      const w00 = (1 - wx) * (1 - wy);
-      const w01 = wx * (1 - wy);
-      const w10 = (1 - wx) * wy;
-      const w11 = wx * wy;
-      const pixel = (lb.padY + y) * W + lb.padX + x;
-      const v = (ch: number): number =>
-        (data[a + ch] as number) * w00 + (data[b + ch] as number) * w01 + (data[c + ch] as number) * w10 + (data[d + ch] as number) * w11;
-      if (C === 1) {
-        out[at(pixel, 0)] = (0.299 * v(0) + 0.587 * v(1) + 0.114 * v(2)) * (mul[0] as number) + (add[0] as number);
+    const yy = Math.floor(sy);
+    const r0 = yy * rowStride;
+    const r1 = Math.min(yy + 1, fh - 1) * rowStride;
+    const wy = sy - yy;
+    let o = offset + ((lb.padY + y) * W + lb.padX) * pStride;
+    for (let x = 0; x < innerW; x++, o += pStride) {
+      const fx = wx[x] as number;
+      const a = r0 + (x0[x] as number);
+      const b = r0 + (x1[x] as number);
+      const c = r1 + (x0[x] as number);
+      const d = r1 + (x1[x] as number);
+      const w11 = fx * wy;
+      const w01 = fx - w11;
+      const w10 = wy - w11;
+      const w00 = 1 - fx - w10;
+      const R = (data[a] as number) * w00 + (data[b] as number) * w01 + (data[c] as number) * w10 + (data[d] as number) * w11;
+      const G = (data[a + 1] as number) * w00 + (data[b + 1] as number) * w01 + (data[c + 1] as number) * w10 + (data[d + 1] as number) * w11;
+      const B = (data[a + 2] as number) * w00 + (data[b + 2] as number) * w01 + (data[c + 2] as number) * w10 + (data[d + 2] as number) * w11;
+      if (gray) {
+        out[o] = (0.299 * R + 0.587 * G + 0.114 * B) * m0 + a0;
       } else {
-        for (let k = 0; k < 3; k++) out[at(pixel, k)] = v(src[k] as number) * (mul[k] as number) + (add[k] as number);
+        out[o] = (s0 === 0 ? R : B) * m0 + a0;
+        out[o + kStride] = G * m1 + a1;
+        out[o + 2 * kStride] = (s2 === 2 ? B : R) * m2 + a2;
       }
     }
   }

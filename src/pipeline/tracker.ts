@@ -55,19 +55,34 @@ export function iou(a: readonly number[], b: readonly number[]): number {
   return union > 0 ? inter / union : 0;
 }
 
-/** Pairs (track index, detection index) of the least total 1 - IoU, each with IoU >= minIou and the same label. */
+/**
+ * Pairs (track index, detection index) of the least total 1 - IoU, each with IoU >= minIou. A detection only
+ * matches a track of its own label, so each label is assigned on its own (smaller matrices: the Hungarian
+ * algorithm is cubic in their size).
+ */
 function associate(tracks: readonly Track[], dets: readonly Detection[], minIou: number): [number, number][] {
   if (tracks.length === 0 || dets.length === 0) return [];
-  const boxes = tracks.map((t) => toBox(t.kf.state));
+  const byLabel = new Map<string, { t: number[]; d: number[] }>();
+  tracks.forEach((t, i) => {
+    const g = byLabel.get(t.label) ?? { t: [], d: [] };
+    g.t.push(i);
+    byLabel.set(t.label, g);
+  });
+  dets.forEach((d, j) => byLabel.get(d.label)?.d.push(j));
   const NO = 1e6;
-  const cost = tracks.map((t, i) =>
-    dets.map((d) => {
-      if (d.label !== t.label) return NO;
-      const v = iou(boxes[i]!, d.box);
-      return v >= minIou ? 1 - v : NO;
-    }),
-  );
-  return munkres(cost).filter(([i, j]) => (cost[i]?.[j] ?? NO) < NO);
+  const pairs: [number, number][] = [];
+  for (const g of byLabel.values()) {
+    if (g.d.length === 0) continue;
+    const boxes = g.t.map((i) => toBox(tracks[i]!.kf.state));
+    const cost = boxes.map((b) =>
+      g.d.map((j) => {
+        const v = iou(b, dets[j]!.box);
+        return v >= minIou ? 1 - v : NO;
+      }),
+    );
+    for (const [r, c] of munkres(cost)) if ((cost[r]?.[c] ?? NO) < NO) pairs.push([g.t[r]!, g.d[c]!]);
+  }
+  return pairs;
 }
 
 export class ByteTracker {
