@@ -7,7 +7,10 @@
  * PostgreSQL, or DATABASE_URL when set) and LOG_LEVEL=warn, registers a user and tops it up through an
  * admin made from ADMIN_EMAIL/ADMIN_PASSWORD, generates a 640x480 30 fps clip of a moving face, then streams
  * it with the repository's client (src/live/client/stream.ts: ffmpeg real-time encode → werift → server):
- * - each model × codec (blazeface, nanodet × vp8, h264), one stream of `--seconds` each;
+ * - each model × codec (blazeface, nanodet × vp8, h264), one stream of `--seconds` each, and
+ *   `blazeface+emotion:vp8`: the same stream through two stages (BlazeFace, then the emotion classifier on each
+ *   face's crop, tracking on as in every session); each single run prints its per-stage medians (detector,
+ *   classifier, tracker) and the two-stage run is set against blazeface:vp8;
  * - `--concurrency` (4) simultaneous streams of `--model` (blazeface) in `--codec` (vp8).
  * `--only` picks runs by name (`model:codec`, or `concurrent`), comma separated.
  *
@@ -35,6 +38,7 @@ import { createServer } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { PipelineFields } from '../src/live/client/messages.js';
 import { streamFile, type DetectionsMessage, type ServerMessage, type StreamSummary } from '../src/live/client/stream.js';
 import { makeFaceClip } from '../test/helpers/media.js';
 import { repoRoot } from './lib/repo-root.js';
@@ -59,6 +63,29 @@ type Codec = 'vp8' | 'h264';
 type BatchMode = 'on' | 'off';
 
 // ---------------------------------------------------------------- figures
+
+interface Stages {
+  inferMs: number;
+  classifyMs: number;
+  trackMs: number;
+  /** Objects per processed frame (mean). */
+  objects: number;
+}
+
+/** Median per-stage times of a stream's detections messages. */
+function stages(sum: StreamSummary): Stages {
+  const med = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    return Math.round((s[Math.floor((s.length - 1) / 2)] ?? 0) * 100) / 100;
+  };
+  const d = sum.detections;
+  return {
+    inferMs: med(d.map((x) => x.timings.inferMs)),
+    classifyMs: med(d.map((x) => x.timings.classifyMs ?? 0)),
+    trackMs: med(d.map((x) => x.timings.trackMs ?? 0)),
+    objects: Math.round((d.reduce((n, x) => n + x.objects.length, 0) / Math.max(1, d.length)) * 100) / 100,
+  };
+}
 
 interface Latency {
   p50: number | null;
@@ -498,7 +525,10 @@ const rampNs = values.ramp === undefined ? undefined : [...new Set(values.ramp.s
 if (!(seconds > 0) || !isCount(concurrency) || (budgetMs !== undefined && !(budgetMs > 0))) usage();
 if (values.batch !== undefined && batch === undefined) usage(`--batch: on, off or both, got ${values.batch}`);
 if (rampNs && !rampNs.every(isCount)) usage(`--ramp: stream counts (whole numbers above 0), comma separated, got ${values.ramp}`);
-const singles = ['blazeface', 'nanodet'].flatMap((model) => (['vp8', 'h264'] as const).map((codec) => ({ name: `${model}:${codec}`, model, codec })));
+const singles: { name: string; model: string; codec: Codec; pipeline?: PipelineFields }[] = [
+  ...['blazeface', 'nanodet'].flatMap((model) => (['vp8', 'h264'] as const).map((codec) => ({ name: `${model}:${codec}`, model, codec }))),
+  { name: 'blazeface+emotion:vp8', model: 'blazeface', codec: 'vp8', pipeline: { classifier: 'emotion' } },
+];
 const only = values.only?.split(',').map((s) => s.trim());
 const chosen = singles.filter((r) => !only || only.includes(r.name));
 const withConcurrent = !only || only.includes('concurrent');
@@ -528,22 +558,32 @@ async function benchServer(url: string, label: string): Promise<Health | undefin
   const frames = streamsPerServer * seconds * FPS;
   const price = Number(process.env['PRICE_LIVE_FRAME'] ?? 0.5);
   const token = await benchUser(url, admin, Math.ceil(frames * price * 1.5) + 100);
-  const stream = async (model: string, codec: Codec): Promise<Run> => {
+  const stream = async (model: string, codec: Codec, pipeline?: PipelineFields): Promise<Run> => {
     const arrivals: number[] = [];
     const onMessage = (m: ServerMessage): void => {
       if (m.type === 'detections') arrivals.push(performance.now());
     };
-    return { sum: await streamFile({ server: url, token, file: clip, codec, fps: FPS, model, budgetMs, durationS: seconds, onMessage }), arrivals };
+    return { sum: await streamFile({ server: url, token, file: clip, codec, fps: FPS, model, budgetMs, durationS: seconds, onMessage, ...(pipeline ? { pipeline } : {}) }), arrivals };
   };
   // With several server starts the results of each are told apart by their batch mode.
   const key = (name: string): string => (batchModes.length > 1 ? `${name} batch=${label}` : name);
 
   for (const r of chosen) {
     console.log(`${r.name}: streaming ${seconds} s…`);
-    const f = figures(await stream(r.model, r.codec));
+    const runResult = await stream(r.model, r.codec, r.pipeline);
+    const f = figures(runResult);
     printFigures(r.name, f);
+    const st = stages(runResult.sum);
+    console.log(`  ${''.padEnd(16)} per frame (median): detector ${st.inferMs} ms, classifier ${st.classifyMs} ms, tracker ${st.trackMs} ms; ${st.objects} objects`);
     if (f.endReason !== 'stopped' || f.errors.length > 0) console.log(`  ended: ${f.endReason ?? 'no live.ended'}; errors: ${JSON.stringify(f.errors)}`);
-    results[key(r.name)] = { model: r.model, codec: r.codec, ...f };
+    results[key(r.name)] = { model: r.model, codec: r.codec, ...(r.pipeline ? { pipeline: r.pipeline } : {}), ...f, stagesMedianMs: st };
+  }
+  const one = results[key('blazeface:vp8')] as { latencyMs?: { p50: number | null }; stagesMedianMs?: Stages } | undefined;
+  const two = results[key('blazeface+emotion:vp8')] as { latencyMs?: { p50: number | null }; stagesMedianMs?: Stages } | undefined;
+  if (one?.stagesMedianMs && two?.stagesMedianMs) {
+    const a = one.stagesMedianMs.inferMs + one.stagesMedianMs.classifyMs + one.stagesMedianMs.trackMs;
+    const b = two.stagesMedianMs.inferMs + two.stagesMedianMs.classifyMs + two.stagesMedianMs.trackMs;
+    console.log(`two stages against one (blazeface:vp8): model time per frame ${b.toFixed(2)} ms against ${a.toFixed(2)} ms (x${(b / a).toFixed(2)}); server latency p50 ${two.latencyMs?.p50} ms against ${one.latencyMs?.p50} ms`);
   }
   if (!withConcurrent) return health(url);
   if (!(await modelLoaded(url, model, 60_000))) console.log(`  (the server did not report ${model} loaded within 60 s: the first run includes loading it)`);

@@ -58,7 +58,7 @@ export class Metrics {
 
   readonly liveStage = this.#histogram(
     'lookout_live_frame_stage_seconds',
-    'Time a processed live frame spent in each stage: queue (decoded, waiting for the detector), decode, infer, total (last RTP packet in to detections sent).',
+    'Time a processed live frame spent in each stage: queue (decoded, waiting for the detector), decode, infer (the detector), classify (the classifier stage, frames with crops only), track (tracker, zones, filters), total (last RTP packet in to detections sent).',
     ['model', 'stage'],
     FRAME_BUCKETS,
   );
