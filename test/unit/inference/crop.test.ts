@@ -23,7 +23,7 @@ describe('writeCrop', () => {
     const out = new Float32Array(5 + sampleSize(s)).fill(-1);
     writeCrop(frame, [60, 10, 100, 30], s, out, 5);
     expect(Array.from(out.subarray(0, 5))).toEqual([-1, -1, -1, -1, -1]);
-    expect(Array.from(out.subarray(5))).toEqual([...Array(8).fill(20), ...Array(8).fill(40), ...Array(8).fill(60)]);
+    expect(Array.from(out.subarray(5))).toEqual([...new Array<number>(8).fill(20), ...new Array<number>(8).fill(40), ...new Array<number>(8).fill(60)]);
   });
 
   it('BGR and NHWC, normalised per channel', () => {
