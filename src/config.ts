@@ -120,6 +120,8 @@ export interface Config {
    * Deepstack endpoint runs (DEEPSTACK_MODEL; default: the default model).
    */
   readonly infer: { readonly concurrency: number; readonly maxBytes: number; readonly deepstackModel: string | undefined };
+  /** Tracking in live sessions and videos: how long a lost track is kept for its object to come back (TRACK_LOST_MS, default 1000). */
+  readonly tracking: { readonly lostMs: number };
   /** Batch inference jobs (BullMQ). */
   readonly jobs: {
     /** Run a job worker inside the server process (JOBS_INLINE_WORKER, default true); `npm run worker` runs more. */
@@ -382,6 +384,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       maxBytes: int(env, 'INFER_MAX_BYTES', 32 * 1024 ** 2, 1024, 1024 ** 3),
       deepstackModel: read(env, 'DEEPSTACK_MODEL'),
     },
+    tracking: { lostMs: int(env, 'TRACK_LOST_MS', 1000, 0, 600_000) },
     jobs: {
       inlineWorker: bool(env, 'JOBS_INLINE_WORKER', true),
       concurrency: int(env, 'JOBS_CONCURRENCY', 1, 1, 64),

@@ -8,6 +8,7 @@ import { AppError } from '../errors.js';
 import { padRegion, sampleSize, writeCrop } from './crop.js';
 import { validateFrame } from './detector.js';
 import type { ModelManifest } from './manifest.js';
+import { Serial } from './serial.js';
 import { openSession, type SessionOptions, type UnavailableProvider } from './session.js';
 import type { Classification, Classifier, ClassifyResult, LabelScore, ModelInfo, Region, RgbFrame } from './types.js';
 
@@ -49,7 +50,7 @@ export class OnnxClassifier implements Classifier {
   readonly #inputName: string;
   readonly #per: number;
   #input = new Float32Array(0);
-  #tail: Promise<unknown> = Promise.resolve();
+  readonly #serial = new Serial();
   #closed = false;
 
   private constructor(manifest: ModelManifest, info: ModelInfo, session: ort.InferenceSession, provider: string, readonly unavailable: readonly UnavailableProvider[]) {
@@ -83,7 +84,7 @@ export class OnnxClassifier implements Classifier {
   classify(frame: RgbFrame, regions?: readonly Region[]): Promise<ClassifyResult> {
     validateFrame(frame);
     const t0 = performance.now();
-    return this.#serialised(() => this.#classify(frame, regions ?? [[0, 0, frame.width, frame.height]], t0));
+    return this.#serial.run(() => this.#classify(frame, regions ?? [[0, 0, frame.width, frame.height]], t0));
   }
 
   async #classify(frame: RgbFrame, regions: readonly Region[], t0: number): Promise<ClassifyResult> {
@@ -120,16 +121,10 @@ export class OnnxClassifier implements Classifier {
     return { classifications, runs, timings };
   }
 
-  #serialised<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#tail.then(fn, fn);
-    this.#tail = run.catch(() => undefined);
-    return run;
-  }
-
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#tail;
+    await this.#serial.drained();
     await this.#session.release();
   }
 }

@@ -9,6 +9,7 @@ import { decodeImage } from '../media/image.js';
 import { createPostprocess, type Postprocess } from './decode.js';
 import { toSourceBox, type Letterbox } from './letterbox.js';
 import type { ModelManifest } from './manifest.js';
+import { Serial } from './serial.js';
 import { createPreprocessor, type Preprocessor } from './preprocess.js';
 import { openSession, type SessionOptions, type UnavailableProvider } from './session.js';
 import type { Detection, DetectResult, DetectTimings, Detector, ModelInfo, OutputTensor, Outputs, RgbFrame } from './types.js';
@@ -64,7 +65,7 @@ export class OnnxDetector implements Detector {
   readonly #inputName: string;
   /** The batch input, grown to the largest batch seen. */
   #batchInput = new Float32Array(0);
-  #tail: Promise<unknown> = Promise.resolve();
+  readonly #serial = new Serial();
   #closed = false;
 
   private constructor(
@@ -122,13 +123,13 @@ export class OnnxDetector implements Detector {
     const t0 = performance.now();
     const img = await decodeImage(bytes);
     const decodeMs = performance.now() - t0;
-    return this.#serialised(() => this.#detect(img, decodeMs, t0));
+    return this.#serial.run(() => this.#detect(img, decodeMs, t0));
   }
 
   async detectFrame(frame: RgbFrame): Promise<DetectResult> {
     validateFrame(frame);
     const t0 = performance.now();
-    return this.#serialised(() => this.#detect(frame, 0, t0));
+    return this.#serial.run(() => this.#detect(frame, 0, t0));
   }
 
   /** Frames as one batch when the model takes one; otherwise one by one. */
@@ -140,7 +141,7 @@ export class OnnxDetector implements Detector {
       return out;
     }
     const t0 = performance.now();
-    return this.#serialised(() => this.#detectBatch(frames, t0));
+    return this.#serial.run(() => this.#detectBatch(frames, t0));
   }
 
   async #detect(frame: RgbFrame, decodeMs: number, t0: number): Promise<DetectResult> {
@@ -194,17 +195,11 @@ export class OnnxDetector implements Detector {
     return objects;
   }
 
-  #serialised<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#tail.then(fn, fn);
-    this.#tail = run.catch(() => undefined);
-    return run;
-  }
-
   /** Releases the session after any call in flight; safe to call twice. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#tail;
+    await this.#serial.drained();
     await this.#session.release();
   }
 }

@@ -135,7 +135,8 @@ async function stagesFor(deps: ProcessorDeps, job: JobRow): Promise<Stages> {
       let n = 0;
       const payCrops = (count: number): Promise<boolean> =>
         tryHoldMore(db, { userId: job.user_id, reservationId: job.reservation_id!, ref: `job:${job.id}`, key: `job:${job.id}:file:${fileId}:crops:${++n}`, amountMilli: count * cropPrice });
-      return new Pipeline(spec, resolved.classifier ? { classifier: resolved.classifier, ...(cropPrice > 0 ? { payCrops } : {}) } : {}, video);
+      const tracker = { lostMs: config.tracking.lostMs };
+      return new Pipeline(spec, resolved.classifier ? { tracker, classifier: resolved.classifier, ...(cropPrice > 0 ? { payCrops } : {}) } : { tracker }, video);
     },
     frame: async (frame, pipeline, atMs) => {
       const r = await detector.detectFrame(frame);

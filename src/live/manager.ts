@@ -129,7 +129,7 @@ export class LiveManager {
       const cropPrice = this.#d.config.tokens.priceCropMilli;
       const pipeline = (sessionId: string, spend: (milli: number) => boolean): LivePipeline => {
         const payCrops = cropPrice > 0 ? (n: number): boolean => spend(n * cropPrice) : undefined;
-        const parts = { ...(resolved.classifier ? { classifier: resolved.classifier } : {}), ...(payCrops ? { payCrops } : {}) };
+        const parts = { tracker: { lostMs: this.#d.config.tracking.lostMs }, ...(resolved.classifier ? { classifier: resolved.classifier } : {}), ...(payCrops ? { payCrops } : {}) };
         return new LivePipeline(sessionId, new Pipeline(spec, parts, true), (name) => loadClassifier(engine, name));
       };
       const ffmpeg = await resolveFfmpeg({ envPath: this.#d.config.ffmpegPath }).catch((err: unknown) => {

@@ -62,7 +62,7 @@ export interface LiveStats {
   /** Whole session. */
   p99Ms: number | null;
   budgetMs: number;
-  /** Median detector time over the last second. */
+  /** Median time of the detector and the stages after it (classifier, tracker) over the last second. */
   modelMs: number | null;
   /** The model alone is slower than the budget: frames are processed as fast as it allows. */
   overBudget: boolean;

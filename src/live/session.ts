@@ -101,6 +101,8 @@ export class LiveSession implements FrameSource {
   readonly #latency = new LatencyHistogram();
   readonly #recent = new LatencyWindow();
   readonly #recentModel = new LatencyWindow();
+  /** The stages after the detector (classifier, tracker, zones) per frame: the budget covers them too. */
+  readonly #recentPost = new LatencyWindow();
   #assembler: FrameAssembler | undefined;
   #decoder: LiveDecoder | undefined;
   #transceiver: RTCRtpTransceiver | undefined;
@@ -374,8 +376,11 @@ export class LiveSession implements FrameSource {
   take(now: number): ReturnType<FrameSource['take']> {
     const p = this.#slot;
     if (!p || this.#ending) return undefined;
+    // The budget covers every stage: a frame is late when, with the time the stages after the detector have
+    // been taking (median of the last second), it could not be done within it.
+    const postMs = this.#recentPost.snapshot(now).p50 ?? 0;
     const age = now - p.meta.arrivedAt;
-    if (age > this.budgetMs && this.#lateInARow < MAX_LATE_IN_A_ROW) {
+    if (age + postMs > this.budgetMs && this.#lateInARow < MAX_LATE_IN_A_ROW) {
       this.#slot = undefined;
       this.#late++;
       this.#lateInARow++;
@@ -385,7 +390,7 @@ export class LiveSession implements FrameSource {
       if (this.#billing.exhausted) void this.end('insufficient_tokens');
       return undefined; // the frame waits for credit (or is replaced by a newer one)
     }
-    this.#pipelineOverBudget = age > this.budgetMs;
+    this.#pipelineOverBudget = age + postMs > this.budgetMs;
     this.#lateInARow = 0;
     this.#slot = undefined;
     let done!: () => void;
@@ -394,7 +399,7 @@ export class LiveSession implements FrameSource {
     this.#detecting = mine;
     return {
       frame: { data: p.decoded.data, width: p.decoded.width, height: p.decoded.height },
-      deadline: p.meta.arrivedAt + this.budgetMs,
+      deadline: p.meta.arrivedAt + this.budgetMs - postMs,
       onDone: (result, startedAt) => {
         // The detector is free for the next frame now; this frame's later stages run after the previous frame's.
         void before
@@ -460,6 +465,7 @@ export class LiveSession implements FrameSource {
     this.#latency.add(totalMs);
     this.#recent.add(sentAt, totalMs);
     this.#recentModel.add(sentAt, result.timings.totalMs + stage.out.timings.classifyMs + stage.out.timings.trackMs);
+    this.#recentPost.add(sentAt, stage.out.timings.classifyMs + stage.out.timings.trackMs);
     const m = this.#d.metrics;
     if (m) {
       const model = this.model;

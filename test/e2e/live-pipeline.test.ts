@@ -4,14 +4,10 @@
  * classification, a live count per label, track and zone events, and a mid-session change of the minimum
  * score through live.configure. Then the job form offers the same options.
  */
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeAll, launchBrowser, makeFakeCamera, openPage, screenshot } from '../helpers/browser.js';
-import { ensureModels } from '../helpers/onnx-setup.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { closeAll, screenshot, startCameraApp } from '../helpers/browser.js';
+import type { TestServer } from '../helpers/server.js';
 
 const USER = { email: `pipeline-${Date.now()}@example.com`, password: 'correct horse battery' };
 
@@ -22,13 +18,7 @@ let page: Page;
 let errors: string[];
 
 beforeAll(async () => {
-  await ensureModels();
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'lookout-e2e-pipeline-'));
-  const camera = path.join(tmp, 'camera.y4m');
-  await makeFakeCamera(camera, { seconds: 8, width: 480, height: 360, fps: 15 });
-  server = await startTestServer({ PRELOAD_MODELS: 'true', RECORDINGS_DIR: path.join(tmp, 'recordings'), INITIAL_TOKENS: '200', LIVE_RECORD: 'false' });
-  browser = await launchBrowser({ fakeCamera: camera });
-  ({ page, errors } = await openPage(browser, { baseURL: server.url, width: 1280, height: 900 }));
+  ({ server, tmp, browser, page, errors } = await startCameraApp({ INITIAL_TOKENS: '200', LIVE_RECORD: 'false' }, { width: 1280, height: 900 }));
   await page.goto('/');
   await page.waitForURL(/#\/signin$/);
   await page.getByRole('link', { name: 'Create account' }).click();

@@ -3,16 +3,14 @@
  * database, real ffmpeg and real models. The fake camera plays a generated clip of a moving face, so the live
  * page runs a real WebRTC session. The tests run in order and share one signed-in user, as a person would.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeAll, collectPageErrors, launchBrowser, makeFakeCamera, onElement, openPage, screenshot } from '../helpers/browser.js';
+import { closeAll, collectPageErrors, onElement, screenshot, startCameraApp } from '../helpers/browser.js';
 import { makeImages } from '../helpers/datasets.js';
 import { makeFaceClip } from '../helpers/media.js';
-import { ensureModels } from '../helpers/onnx-setup.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
 
 const ADMIN = { email: 'admin@example.com', password: 'admin password 1' };
@@ -26,20 +24,10 @@ let page: Page;
 let errors: string[];
 
 beforeAll(async () => {
-  await ensureModels();
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'lookout-e2e-'));
-  const camera = path.join(tmp, 'camera.y4m');
-  await makeFakeCamera(camera, { seconds: 8, width: 480, height: 360, fps: 15 });
-  server = await startTestServer({
-    PRELOAD_MODELS: 'true',
-    RECORDINGS_DIR: path.join(tmp, 'recordings'),
-    ADMIN_EMAIL: ADMIN.email,
-    ADMIN_PASSWORD: ADMIN.password,
-    INITIAL_TOKENS: String(INITIAL_TOKENS),
-    UPLOAD_MAX_BYTES: String(8 * 1024 * 1024),
-  });
-  browser = await launchBrowser({ fakeCamera: camera });
-  ({ page, errors } = await openPage(browser, { baseURL: server.url, width: 1280, height: 860 }));
+  ({ server, tmp, browser, page, errors } = await startCameraApp(
+    { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, INITIAL_TOKENS: String(INITIAL_TOKENS), UPLOAD_MAX_BYTES: String(8 * 1024 * 1024) },
+    { width: 1280, height: 860 },
+  ));
 }, 180_000);
 
 afterAll(() => closeAll(browser, server, tmp));

@@ -5,11 +5,14 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { makeFaceClip } from './media.js';
+import { ensureModels } from './onnx-setup.js';
+import { startTestServer, type TestServer } from './server.js';
 
 export const ARTIFACTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../artifacts');
 
@@ -96,4 +99,27 @@ export async function closeAll(browser: Browser | undefined, server: { close(): 
   await browser?.close();
   await server?.close();
   if (tmp) await rm(tmp, { recursive: true, force: true });
+}
+
+export interface CameraApp {
+  server: TestServer;
+  tmp: string;
+  browser: Browser;
+  page: Page;
+  errors: string[];
+}
+
+/**
+ * The setup of a web-app test: models, a temporary folder, a fake camera playing a moving face (8 s, 480x360,
+ * 15 fps), a real server (models preloaded, recordings in the folder, `env` on top) and a page in Chromium.
+ */
+export async function startCameraApp(env: Record<string, string>, viewport: { width: number; height: number }): Promise<CameraApp> {
+  await ensureModels();
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'lookout-e2e-'));
+  const camera = path.join(tmp, 'camera.y4m');
+  await makeFakeCamera(camera, { seconds: 8, width: 480, height: 360, fps: 15 });
+  const server = await startTestServer({ PRELOAD_MODELS: 'true', RECORDINGS_DIR: path.join(tmp, 'recordings'), ...env });
+  const browser = await launchBrowser({ fakeCamera: camera });
+  const { page, errors } = await openPage(browser, { baseURL: server.url, ...viewport });
+  return { server, tmp, browser, page, errors };
 }

@@ -9,10 +9,10 @@ afterAll(async () => s?.close());
 
 describe('operations endpoints', () => {
   it('GET /api/v1/health says "starting" (503) while the models load and warm, then reports the database and queue', async () => {
-    // Asked right after the start: two models take seconds to load and warm, more on a busy machine.
+    // Asked right after the start: three models take seconds to load and warm, more on a busy machine.
     const early = await s.call('GET', '/api/v1/health');
     expect(early.status).toBe(503);
-    expect(await early.json()).toMatchObject({ status: 'starting', onnx: { warming: true, models: { total: 2 } } });
+    expect(await early.json()).toMatchObject({ status: 'starting', onnx: { warming: true, models: { total: 3 } } });
     let r = early;
     for (let i = 0; i < 600 && r.status !== 200; i++) {
       await new Promise((res) => setTimeout(res, 100));
@@ -28,7 +28,7 @@ describe('operations endpoints', () => {
     expect(ffmpeg['path']).toMatch(/ffmpeg/);
     expect(ffmpeg['version']).toMatch(/^\S+$/);
     expect(h).toHaveProperty('onnx.providers');
-    expect(h['onnx']).toMatchObject({ warming: false, models: { total: 2, ready: 2, failed: 0 } });
+    expect(h['onnx']).toMatchObject({ warming: false, models: { total: 3, ready: 3, failed: 0 } });
   });
 
   it('GET /api/v1/models lists the bundled models with exactly one default', async () => {
@@ -48,11 +48,11 @@ describe('operations endpoints', () => {
     let onnx: { requested: string[]; providers: Record<string, string[]> } | undefined;
     for (let i = 0; i < 100; i++) {
       onnx = ((await (await s.call('GET', '/api/v1/health')).json()) as { onnx: typeof onnx }).onnx;
-      if (onnx && Object.keys(onnx.providers).length >= 2) break;
+      if (onnx && Object.keys(onnx.providers).length >= 3) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(onnx!.requested).toEqual(['cuda', 'cpu']);
-    expect(onnx!.providers).toMatchObject({ blazeface: ['cpu'], nanodet: ['cpu'] });
+    expect(onnx!.providers).toEqual({ blazeface: ['cpu'], emotion: ['cpu'], nanodet: ['cpu'] });
   });
 
   it('health is 503 when the queue backend is down', async () => {

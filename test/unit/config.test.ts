@@ -9,7 +9,7 @@ describe('config', () => {
     expect(c.dataDir).toBe('/srv/lookout/data');
     expect(c.databaseUrl).toBeUndefined();
     expect(c.redisUrl).toBeUndefined();
-    expect(c.tokens).toEqual({ initialMilli: 10_000, priceImageMilli: 750, priceVideoFrameMilli: 500, priceLiveFrameMilli: 500 });
+    expect(c.tokens).toEqual({ initialMilli: 10_000, priceImageMilli: 750, priceVideoFrameMilli: 500, priceLiveFrameMilli: 500, priceCropMilli: 0 });
     expect(c.sessionTtlDays).toBe(30);
     expect(Object.isFrozen(c)).toBe(true);
   });
