@@ -228,3 +228,16 @@ export const PIPELINE_FIELDS = {
   zones: { type: 'array', maxItems: 32, items: { $ref: '#/components/schemas/Zone' } },
   track: { type: 'boolean', description: 'Track objects across frames (`trackId`); default true for videos and live sessions' },
 } as const;
+
+/** The pipeline fields of a query string (POST /infer, the WHIP offer): lists comma-separated, no zones. */
+export function pipelineQueryParams(model: string, extra: Record<string, unknown>[] = []): Record<string, unknown>[] {
+  return [
+    { name: 'model', in: 'query', schema: { type: 'string' }, description: model },
+    { name: 'classifier', in: 'query', schema: { type: 'string' }, description: "A classifier run on each detection's crop (all crops of an image or frame in one batch); adds `classification` to each detection" },
+    { name: 'classifyLabels', in: 'query', schema: { type: 'string' }, description: 'Comma-separated detector labels that get the classifier (default all)' },
+    { name: 'classes', in: 'query', schema: { type: 'string' }, description: 'Comma-separated detector labels to keep' },
+    { name: 'minScore', in: 'query', schema: { type: 'number', minimum: 0, maximum: 1 } },
+    { name: 'maxDetections', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+    ...extra,
+  ];
+}

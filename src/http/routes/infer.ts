@@ -11,7 +11,7 @@ import { annotate } from '../../media/annotate.js';
 import { specFromQuery } from '../../pipeline/spec.js';
 import type { AppDeps } from '../deps.js';
 import { json } from '../respond.js';
-import { BAD_REQUEST, errorResp, jsonResponse, obj, ref, UNAUTH } from '../schemas.js';
+import { BAD_REQUEST, errorResp, jsonResponse, obj, pipelineQueryParams, ref, UNAUTH } from '../schemas.js';
 import type { HttpRequest, HttpResponse, Route } from '../types.js';
 
 /** Images in one request. */
@@ -33,15 +33,9 @@ export function inferRoutes(deps: AppDeps): Route[] {
           'be read gets an `error` in its slot and costs nothing. With `annotate=true` and `Accept: image/jpeg`, one image ' +
           'comes back as a JPEG with the boxes drawn. At most INFER_CONCURRENCY requests run at once (503 with Retry-After past it).',
         tags: ['Inference'],
-        parameters: [
-          { name: 'model', in: 'query', schema: { type: 'string' }, description: 'A detector (default: the default model), or a classifier: then each result has the top-5 `classifications` instead of `objects`' },
-          { name: 'classifier', in: 'query', schema: { type: 'string' }, description: "A classifier run on each detection's crop (all crops of an image in one batch); adds `classification` to each detection" },
-          { name: 'classifyLabels', in: 'query', schema: { type: 'string' }, description: 'Comma-separated detector labels that get the classifier (default all)' },
-          { name: 'classes', in: 'query', schema: { type: 'string' }, description: 'Comma-separated labels to keep' },
-          { name: 'minScore', in: 'query', schema: { type: 'number', minimum: 0, maximum: 1 } },
-          { name: 'maxDetections', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+        parameters: pipelineQueryParams('A detector (default: the default model), or a classifier: then each result has the top-5 `classifications` instead of `objects`', [
           { name: 'annotate', in: 'query', schema: { type: 'boolean' }, description: 'With Accept: image/jpeg and one image: the annotated JPEG' },
-        ],
+        ]),
         requestBody: {
           required: true,
           content: {

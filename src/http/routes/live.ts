@@ -7,7 +7,7 @@ import { MAX_ICE_CANDIDATES, MAX_ICE_PER_REQUEST, trickleCandidates } from '../.
 import { specFromQuery } from '../../pipeline/spec.js';
 import type { AppDeps } from '../deps.js';
 import { beforeParam, json, limitParam, sendFile } from '../respond.js';
-import { BAD_REQUEST, errorResp, jsonResponse, obj, beforePageParams, ref, UNAUTH } from '../schemas.js';
+import { BAD_REQUEST, errorResp, jsonResponse, obj, beforePageParams, pipelineQueryParams, ref, UNAUTH } from '../schemas.js';
 import type { HttpRequest, Route } from '../types.js';
 
 const NOT_FOUND = { '404': errorResp('No such session of yours (NOT_FOUND).') };
@@ -49,13 +49,9 @@ export function liveRoutes(deps: AppDeps): Route[] {
           'WebSocket topic `live:<sessionId>` or on a data channel labelled `detections`.',
         tags: ['Live'],
         parameters: [
-          { name: 'model', in: 'query', schema: { type: 'string' }, description: 'A detector (default: the default detector)' },
-          { name: 'classifier', in: 'query', schema: { type: 'string' }, description: "A classifier run on each detection's crop" },
-          { name: 'classifyLabels', in: 'query', schema: { type: 'string' }, description: 'Comma-separated detector labels that get the classifier (default all)' },
-          { name: 'classes', in: 'query', schema: { type: 'string' }, description: 'Comma-separated detector labels to keep' },
-          { name: 'minScore', in: 'query', schema: { type: 'number', minimum: 0, maximum: 1 } },
-          { name: 'maxDetections', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
-          { name: 'track', in: 'query', schema: { type: 'boolean', default: true }, description: 'Track objects (`trackId`, `track` events); zones are set with live.configure' },
+          ...pipelineQueryParams('A detector (default: the default detector)', [
+            { name: 'track', in: 'query', schema: { type: 'boolean', default: true }, description: 'Track objects (`trackId`, `track` events); zones are set with live.configure' },
+          ]),
           { name: 'budgetMs', in: 'query', schema: { type: 'integer', minimum: 5, maximum: 10000 }, description: 'Per-frame latency budget' },
           { name: 'record', in: 'query', schema: { type: 'boolean' }, description: 'Record the stream (default LIVE_RECORD)' },
         ],
