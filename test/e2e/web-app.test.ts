@@ -3,7 +3,7 @@
  * database, real ffmpeg and real models. The fake camera plays a generated clip of a moving face, so the live
  * page runs a real WebRTC session. The tests run in order and share one signed-in user, as a person would.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -208,6 +208,15 @@ describe('web app', () => {
     expect(await onElement<number>(vid, 'el.duration')).toBeCloseTo(2, 0);
     expect(await page.locator('figure[data-kind="video"] figcaption').textContent()).toMatch(/20 frames, objects in \d+: \d+ face/);
     await screenshot(page, 'results');
+    // Exports: the buttons download COCO JSON and CSV of these results.
+    const coco = page.waitForEvent('download');
+    await page.getByRole('link', { name: 'Export COCO JSON' }).click();
+    expect((await coco).suggestedFilename()).toMatch(/^job-[0-9a-f-]+\.coco\.json$/);
+    const csv = page.waitForEvent('download');
+    await page.getByRole('link', { name: 'Export CSV' }).click();
+    const lines = (await readFile(await (await csv).path(), 'utf8')).trim().split('\n');
+    expect(lines[0]).toBe('file,frame,label,score,x1,y1,x2,y2,classification,classification_score,track_id,zones');
+    expect(lines.length).toBeGreaterThan(1);
     expect(errors).toEqual([]);
   });
 
@@ -298,9 +307,9 @@ describe('web app', () => {
       await p.keyboard.type(USER.password);
       await p.keyboard.press('Enter');
       await p.waitForURL(/#\/live$/);
-      // Tab to the Jobs link and follow it.
+      // Tab to the Jobs link and follow it (past the Live page's controls, the tab order wraps to the header).
       let onJobs = false;
-      for (let i = 0; i < 20 && !onJobs; i++) {
+      for (let i = 0; i < 60 && !onJobs; i++) {
         await p.keyboard.press('Tab');
         onJobs = (await p.evaluate<string | null>('document.activeElement && document.activeElement.getAttribute("href")')) === '#/jobs';
       }

@@ -101,4 +101,17 @@ async function renderOne(main, id) {
       ? h('div', null, h('video', { class: 'recording', src, controls: true, preload: 'metadata', playsinline: true, 'aria-label': 'Recording of the session' }), h('p', null, h('a', { href: src, download: '' }, 'Download the recording')))
       : h('p', { class: 'muted' }, 'This session was not recorded.'),
   );
+  if (s.state !== 'live') {
+    const del = h('button', { type: 'button', class: 'danger' }, 'Delete session and recording');
+    del.addEventListener('click', async () => {
+      if (!window.confirm('Delete this session and its recording? This cannot be undone.')) return;
+      try {
+        await api('DELETE', `/live-sessions/${s.id}`);
+        location.hash = '#/history';
+      } catch (err) {
+        box.show(err);
+      }
+    });
+    main.append(h('p', { class: 'actions' }, del));
+  }
 }

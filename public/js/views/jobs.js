@@ -138,9 +138,28 @@ async function renderOne(main, ctx, id) {
         h('progress', { max: Math.max(job.progress.total, 1), value: job.progress.done, 'aria-label': 'Progress' }),
         h('p', { class: 'small' }, `${job.progress.done} of ${job.progress.total} items · ${tokens(job.tokensCharged)} of ${tokens(job.tokenCost)} tokens charged · created ${when(job.createdAt)}${job.finishedAt ? ` · finished ${when(job.finishedAt)}` : ''}`),
         job.error ? h('p', { class: 'error' }, job.error) : null,
-        ACTIVE.has(job.state) ? h('button', { type: 'button', class: 'danger', onclick: () => void cancel() }, 'Cancel job') : null,
+        ACTIVE.has(job.state)
+          ? h('button', { type: 'button', class: 'danger', onclick: () => void cancel() }, 'Cancel job')
+          : h(
+              'p',
+              { class: 'actions' },
+              h('a', { class: 'button', href: `/api/v1/jobs/${job.id}/results?format=coco`, download: '' }, 'Export COCO JSON'),
+              ' ',
+              h('a', { class: 'button', href: `/api/v1/jobs/${job.id}/results?format=csv`, download: '' }, 'Export CSV'),
+              ' ',
+              h('button', { type: 'button', class: 'danger', onclick: () => void purge() }, 'Delete job and results'),
+            ),
       ),
     );
+  };
+  const purge = async () => {
+    if (!window.confirm('Delete this job, its results and its annotated files? This cannot be undone.')) return;
+    try {
+      await api('DELETE', `/jobs/${job.id}?purge=true`);
+      ctx.navigate('#/jobs');
+    } catch (err) {
+      box.show(err);
+    }
   };
   const cancel = async () => {
     try {
@@ -190,7 +209,18 @@ function summarise(objects) {
   return [...counts].map(([label, n]) => `${n} ${label}`).join(', ');
 }
 
+/** "happy 97%, neutral 2%": a whole-picture classification's top labels. */
+const topLabels = (cs) => cs.slice(0, 3).map((c) => `${c.label} ${Math.round(c.score * 100)}%`).join(', ');
+
 function figure(f) {
+  if (f.kind === 'image' && f.classifications) {
+    return h(
+      'figure',
+      { dataset: { result: f.name, kind: 'image' } },
+      h('a', { href: f.annotatedUrl, target: '_blank', rel: 'noopener' }, h('img', { src: f.annotatedUrl, alt: `${f.name}, classified`, loading: 'lazy' })),
+      h('figcaption', null, h('strong', null, f.name), h('br'), topLabels(f.classifications)),
+    );
+  }
   if (f.kind === 'image') {
     const objects = f.objects ?? [];
     return h(
@@ -201,8 +231,8 @@ function figure(f) {
     );
   }
   const frames = f.frames ?? [];
-  const all = frames.flatMap((fr) => fr.objects);
-  const withObjects = frames.filter((fr) => fr.objects.length > 0).length;
+  const all = frames.flatMap((fr) => fr.objects ?? []);
+  const withObjects = frames.filter((fr) => (fr.objects ?? []).length > 0).length;
   return h(
     'figure',
     { dataset: { result: f.name, kind: 'video' } },

@@ -2,6 +2,7 @@ import { verifyAgainstNothing, verifyPassword } from '../../accounts/password.js
 import { createSession, invalidateSession } from '../../accounts/sessions.js';
 import { checkPassword, createUser, findUserByEmail, normaliseEmail, toPublicUser } from '../../accounts/users.js';
 import { AppError } from '../../errors.js';
+import { usageOf } from '../../lifecycle/usage.js';
 import { clearedSessionCookie, cookieSecureFor, isSameOrigin, sessionCookie } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { json, noContent, readJson } from '../respond.js';
@@ -131,6 +132,28 @@ export function accountRoutes(deps: AppDeps): Route[] {
         responses: { '200': jsonResponse('The user', obj({ user: ref('User') })), ...UNAUTH },
       },
       handler: async ({ auth }) => json(200, { user: toPublicUser(auth!.user) }),
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/me/usage',
+      access: 'user',
+      doc: {
+        summary: 'What you keep on this server',
+        description: 'Bytes of uploads, of job results (annotated outputs) and of recordings, and how many live sessions and jobs you have.',
+        tags: ['Accounts'],
+        responses: {
+          '200': jsonResponse(
+            'Usage',
+            obj({
+              storageBytes: obj({ uploads: { type: 'integer' }, results: { type: 'integer' }, recordings: { type: 'integer' } }),
+              liveSessions: { type: 'integer' },
+              jobs: { type: 'integer' },
+            }),
+          ),
+          ...UNAUTH,
+        },
+      },
+      handler: async ({ auth }) => json(200, await usageOf(db, config.dataDir, auth!.user.id)),
     },
   ];
 }

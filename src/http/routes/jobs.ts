@@ -3,9 +3,11 @@ import { enforce } from '../../accounts/rate-limit.js';
 import path from 'node:path';
 import { AppError } from '../../errors.js';
 import { getJob, listJobs, toPublicJob } from '../../jobs/repo.js';
+import { toCoco, toCsv } from '../../jobs/export.js';
+import { purgeJob } from '../../lifecycle/delete.js';
 import { cancelJob, submitJob } from '../../jobs/service.js';
 import type { AppDeps } from '../deps.js';
-import { beforeParam, json, limitParam, readJson, sendFile } from '../respond.js';
+import { beforeParam, json, limitParam, noContent, readJson, sendFile } from '../respond.js';
 import { BAD_REQUEST, errorResp, jsonBody, jsonResponse, obj, beforePageParams, PIPELINE_FIELDS, ref, UNAUTH } from '../schemas.js';
 import type { Route } from '../types.js';
 import { isId } from '../../datasets/repo.js';
@@ -77,16 +79,35 @@ export function jobRoutes(deps: AppDeps): Route[] {
       doc: {
         summary: "A job's results so far",
         description:
-          'One entry per processed (or failed) file: `objects` for images, `frames` (one per video frame, `{index, objects}`) for videos. ' +
+          '`format=coco` answers COCO detection JSON (images, one per picture or video frame with `frame_index`; annotations with ' +
+          '`bbox` [x, y, w, h], `score`, `track_id`, `classification`; the model labels as categories), `format=csv` one row per object ' +
+          '(`file, frame, label, score, x1, y1, x2, y2, classification, classification_score, track_id, zones`), both as downloads. ' +
+          'Otherwise JSON: one entry per processed (or failed) file: `objects` for images, `frames` (one per video frame, `{index, objects}`) for videos. ' +
           'With a classifier as the model, `classifications` (top 5) in place of `objects`. Detections carry `classification`, ' +
           '`trackId` (videos, tracking on) and `zones` as the pipeline asked.',
         tags: ['Jobs'],
-        parameters: [idParam],
-        responses: { '200': jsonResponse('Results', obj({ job: ref('Job'), files: { type: 'array', items: ref('JobFileResult') } })), ...UNAUTH, ...NOT_FOUND },
+        parameters: [idParam, { name: 'format', in: 'query', schema: { type: 'string', enum: ['json', 'coco', 'csv'], default: 'json' } }],
+        responses: {
+          '200': { ...jsonResponse('Results', obj({ job: ref('Job'), files: { type: 'array', items: ref('JobFileResult') } })), content: { 'application/json': { schema: obj({ job: ref('Job'), files: { type: 'array', items: ref('JobFileResult') } }) }, 'text/csv': { schema: { type: 'string' } } } },
+          ...BAD_REQUEST,
+          ...UNAUTH,
+          ...NOT_FOUND,
+        },
       },
-      handler: async ({ params, auth }) => {
+      handler: async ({ req, params, auth }) => {
         const job = await getJob(db, auth!.user.id, params['id']);
+        const format = req.query.get('format') || 'json';
+        if (format !== 'json' && format !== 'coco' && format !== 'csv') throw new AppError('VALIDATION_FAILED', 'format: json (default), coco or csv.');
         const rows = await db.selectFrom('job_files').selectAll().where('job_id', '=', job.id).where('state', '!=', 'pending').orderBy('position').execute();
+        if (format !== 'json') {
+          const done = rows.filter((f) => f.state === 'done').map((f) => ({ name: f.name, kind: f.kind, width: f.width, height: f.height, results: f.results }));
+          const base = `job-${job.id}`;
+          if (format === 'csv') {
+            return { status: 200, headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${base}.csv"` }, body: toCsv(done) };
+          }
+          const labels = deps.engine.list().find((m) => m.name === job.model)?.labels ?? [];
+          return { status: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'content-disposition': `attachment; filename="${base}.coco.json"` }, body: JSON.stringify(toCoco(job, labels, done)) };
+        }
         const files = rows.map((f) => ({
           fileId: f.file_id,
           name: f.name,
@@ -103,13 +124,30 @@ export function jobRoutes(deps: AppDeps): Route[] {
       path: '/api/v1/jobs/:id',
       access: 'user',
       doc: {
-        summary: 'Cancel a queued or running job',
-        description: 'Unprocessed items are not charged; the unspent reservation is returned at once.',
+        summary: 'Cancel a queued or running job, or purge a finished one',
+        description:
+          'Without `purge`: cancels; unprocessed items are not charged and the unspent reservation is returned at once. With ' +
+          '`purge=true` on a finished job: the job, its results and its annotated files are deleted (204); the ledger keeps its charges.',
         tags: ['Jobs'],
-        parameters: [idParam],
-        responses: { '202': jobResp('Cancelled'), ...UNAUTH, ...NOT_FOUND, '409': errorResp('The job has already finished (CONFLICT).') },
+        parameters: [idParam, { name: 'purge', in: 'query', schema: { type: 'boolean' } }],
+        responses: {
+          '202': jobResp('Cancelled'),
+          '204': { description: 'Purged' },
+          ...BAD_REQUEST,
+          ...UNAUTH,
+          ...NOT_FOUND,
+          '409': errorResp('Cancel: the job has already finished. Purge: the job is still queued or running (CONFLICT).'),
+        },
       },
-      handler: async ({ params, auth }) => json(202, { job: toPublicJob(await cancelJob(deps.jobs, auth!.user.id, params['id'])) }),
+      handler: async ({ req, params, auth }) => {
+        const purge = req.query.get('purge');
+        if (purge !== null && purge !== 'true' && purge !== 'false') throw new AppError('VALIDATION_FAILED', 'purge: true or false.');
+        if (purge === 'true') {
+          await purgeJob(db, config.dataDir, auth!.user.id, params['id']);
+          return noContent();
+        }
+        return json(202, { job: toPublicJob(await cancelJob(deps.jobs, auth!.user.id, params['id'])) });
+      },
     },
     {
       method: 'GET',

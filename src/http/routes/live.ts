@@ -2,11 +2,12 @@
 import { enforce } from '../../accounts/rate-limit.js';
 import path from 'node:path';
 import { AppError } from '../../errors.js';
+import { deleteLiveSession } from '../../lifecycle/delete.js';
 import { getLiveSession, listLiveSessions, toPublicSession } from '../../live/repo.js';
 import { MAX_ICE_CANDIDATES, MAX_ICE_PER_REQUEST, trickleCandidates } from '../../live/sdp.js';
 import { specFromQuery } from '../../pipeline/spec.js';
 import type { AppDeps } from '../deps.js';
-import { beforeParam, json, limitParam, sendFile } from '../respond.js';
+import { beforeParam, json, limitParam, noContent, sendFile } from '../respond.js';
 import { BAD_REQUEST, errorResp, jsonResponse, obj, beforePageParams, pipelineQueryParams, ref, UNAUTH } from '../schemas.js';
 import type { HttpRequest, Route } from '../types.js';
 
@@ -173,6 +174,22 @@ export function liveRoutes(deps: AppDeps): Route[] {
         const row = await getLiveSession(db, auth!.user.id, params['id']!);
         if (!row) throw new AppError('NOT_FOUND', 'Live session not found.');
         return json(200, { session: toPublicSession(row) });
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/api/v1/live-sessions/:id',
+      access: 'user',
+      doc: {
+        summary: 'Delete an ended live session and its recording',
+        description: 'The session leaves the history and its recording file is removed. The token ledger keeps its charges.',
+        tags: ['Live'],
+        parameters: [idParam],
+        responses: { '204': { description: 'Deleted' }, ...UNAUTH, ...NOT_FOUND, '409': errorResp('The session is still live (CONFLICT): stop it first.') },
+      },
+      handler: async ({ params, auth }) => {
+        await deleteLiveSession(db, auth!.user.id, params['id']);
+        return noContent();
       },
     },
     {
