@@ -8,9 +8,8 @@
  * `scripts/setup-models.ts` calls `convertEmotionFiles` and checks the result against a stored
  * reference computed with tfjs itself (models/reference/emotion.json).
  */
-import { writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
-import { convertTfjsGraph, readTfjsModel, type ConversionResult } from './lib/tfjs-to-onnx.js';
+import { converterCli, convertTfjsGraph, readTfjsModel, type ConversionResult } from './lib/tfjs-to-onnx.js';
 
 export const EMOTION_INPUT = [64, 64, 1] as const;
 
@@ -29,12 +28,5 @@ export async function convertEmotionFiles(jsonPath: string): Promise<ConversionR
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const [jsonPath, outPath] = process.argv.slice(2);
-  if (!jsonPath || !outPath) {
-    console.error('usage: tsx scripts/convert-emotion.ts <emotion.json> <out.onnx>');
-    process.exit(2);
-  }
-  const r = await convertEmotionFiles(jsonPath);
-  await writeFile(outPath, r.onnx);
-  console.log(JSON.stringify({ out: outPath, bytes: r.onnx.byteLength, nodes: r.nodeCount, ops: r.opCounts }));
+  await converterCli('tsx scripts/convert-emotion.ts <emotion.json> <out.onnx>', convertEmotionFiles);
 }

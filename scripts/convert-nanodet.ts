@@ -12,9 +12,8 @@
  * Run it directly: `tsx scripts/convert-nanodet.ts <nanodet.json> <out.onnx>`; normally
  * `scripts/setup-models.ts` calls `convertNanodet` and checks the result against a stored reference.
  */
-import { writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
-import { convertTfjsGraph, readTfjsModel, type ConversionResult, type TfModel } from './lib/tfjs-to-onnx.js';
+import { converterCli, convertTfjsGraph, readTfjsModel, type ConversionResult, type TfModel } from './lib/tfjs-to-onnx.js';
 
 export { foldPadsIntoConvs, halfToFloat, simplifyTransposes, type ConversionResult } from './lib/tfjs-to-onnx.js';
 
@@ -49,12 +48,5 @@ export async function convertNanodetFiles(jsonPath: string, opts: { dynamicBatch
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const [jsonPath, outPath] = process.argv.slice(2);
-  if (!jsonPath || !outPath) {
-    console.error('usage: tsx scripts/convert-nanodet.ts <nanodet.json> <out.onnx>');
-    process.exit(2);
-  }
-  const r = await convertNanodetFiles(jsonPath);
-  await writeFile(outPath, r.onnx);
-  console.log(JSON.stringify({ out: outPath, bytes: r.onnx.byteLength, nodes: r.nodeCount, ops: r.opCounts }));
+  await converterCli('tsx scripts/convert-nanodet.ts <nanodet.json> <out.onnx>', (p) => convertNanodetFiles(p));
 }

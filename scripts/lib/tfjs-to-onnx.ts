@@ -9,7 +9,7 @@
  * DepthwiseConv2dNative, Add/AddV2, Relu, LeakyRelu, Sigmoid, Softmax, MaxPool (VALID/SAME), Mean,
  * ResizeBilinear, ConcatV2, SplitV, Reshape. Anything else is refused by name.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
   encodeModel,
@@ -509,4 +509,16 @@ export async function readTfjsModel(jsonPath: string): Promise<{ model: TfModel;
   const model = JSON.parse(await readFile(jsonPath, 'utf8')) as TfModel;
   const binPath = join(dirname(jsonPath), model.weightsManifest[0]?.paths[0] ?? '');
   return { model, bin: new Uint8Array(await readFile(binPath)) };
+}
+
+/** The command line of a converter script: `tsx <script> <model.json> <out.onnx>`; prints what it wrote. */
+export async function converterCli(usage: string, convert: (jsonPath: string) => Promise<ConversionResult>): Promise<void> {
+  const [jsonPath, outPath] = process.argv.slice(2);
+  if (!jsonPath || !outPath) {
+    console.error(`usage: ${usage}`);
+    process.exit(2);
+  }
+  const r = await convert(jsonPath);
+  await writeFile(outPath, r.onnx);
+  console.log(JSON.stringify({ out: outPath, bytes: r.onnx.byteLength, nodes: r.nodeCount, ops: r.opCounts }));
 }

@@ -6,10 +6,10 @@
 import * as ort from 'onnxruntime-node';
 import { AppError } from '../errors.js';
 import { padRegion, sampleSize, writeCrop } from './crop.js';
-import { validateFrame } from './detector.js';
+import { blankFrame, validateFrame } from './detector.js';
 import type { ModelManifest } from './manifest.js';
 import { Serial } from './serial.js';
-import { openSession, type SessionOptions, type UnavailableProvider } from './session.js';
+import { openWarmed, takesBatch, type SessionOptions, type UnavailableProvider } from './session.js';
 import type { Classification, Classifier, ClassifyResult, LabelScore, ModelInfo, Region, RgbFrame } from './types.js';
 
 /** Regions per inference run; more run in several batches. */
@@ -61,24 +61,13 @@ export class OnnxClassifier implements Classifier {
     const inputName = session.inputNames[0];
     if (!inputName || session.outputNames.length !== 1) throw new AppError('VALIDATION_FAILED', `Classifier ${manifest.name} must have one input and one output.`);
     this.#inputName = inputName;
-    const meta = session.inputMetadata[0];
-    const first = meta?.isTensor ? meta.shape[0] : undefined;
-    this.batchable = typeof first === 'string' || (typeof first === 'number' && first < 0);
+    this.batchable = takesBatch(session);
     this.#per = sampleSize(manifest);
   }
 
   /** Opens the session (provider fallback), then classifies one blank input to warm it and check its output. */
-  static async load(manifest: ModelManifest, modelPath: string, info: ModelInfo, opts: SessionOptions): Promise<OnnxClassifier> {
-    const { session, provider, unavailable } = await openSession(modelPath, opts);
-    try {
-      const c = new OnnxClassifier(manifest, info, session, provider, unavailable);
-      const [w, h] = manifest.inputSize;
-      await c.classify({ data: new Uint8Array(w * h * 3).fill(114), width: w, height: h });
-      return c;
-    } catch (e) {
-      await session.release();
-      throw e;
-    }
+  static load(manifest: ModelManifest, modelPath: string, info: ModelInfo, opts: SessionOptions): Promise<OnnxClassifier> {
+    return openWarmed(modelPath, opts, (o) => new OnnxClassifier(manifest, info, o.session, o.provider, o.unavailable), (c) => c.classify(blankFrame(manifest)));
   }
 
   classify(frame: RgbFrame, regions?: readonly Region[]): Promise<ClassifyResult> {

@@ -11,7 +11,7 @@ import { toSourceBox, type Letterbox } from './letterbox.js';
 import type { ModelManifest } from './manifest.js';
 import { Serial } from './serial.js';
 import { createPreprocessor, type Preprocessor } from './preprocess.js';
-import { openSession, type SessionOptions, type UnavailableProvider } from './session.js';
+import { openWarmed, takesBatch, type SessionOptions, type UnavailableProvider } from './session.js';
 import type { Detection, DetectResult, DetectTimings, Detector, ModelInfo, OutputTensor, Outputs, RgbFrame } from './types.js';
 
 export function modelInfo(m: ModelManifest, isDefault: boolean): ModelInfo {
@@ -42,6 +42,12 @@ function sample(outputs: Outputs, i: number, n: number): Outputs {
     out[name] = { dims: [1, ...t.dims.slice(1)], data: t.data.subarray(i * size, (i + 1) * size) };
   }
   return out;
+}
+
+/** A grey frame of the model's input size: what a model is warmed with when it loads. */
+export function blankFrame(m: Pick<ModelManifest, 'inputSize'>): RgbFrame {
+  const [w, h] = m.inputSize;
+  return { data: new Uint8Array(w * h * 3).fill(114), width: w, height: h };
 }
 
 export function validateFrame(frame: RgbFrame): void {
@@ -84,23 +90,12 @@ export class OnnxDetector implements Detector {
     const inputName = session.inputNames[0];
     if (!inputName) throw new Error(`Model ${manifest.name} has no input`);
     this.#inputName = inputName;
-    const meta = session.inputMetadata[0];
-    const first = meta?.isTensor ? meta.shape[0] : undefined;
-    this.batchable = typeof first === 'string' || (typeof first === 'number' && first < 0);
+    this.batchable = takesBatch(session);
   }
 
   /** Opens the session (provider fallback), then runs one warm-up detection. */
-  static async load(manifest: ModelManifest, modelPath: string, info: ModelInfo, opts: SessionOptions): Promise<OnnxDetector> {
-    const { session, provider, unavailable } = await openSession(modelPath, opts);
-    try {
-      const d = new OnnxDetector(manifest, info, session, provider, unavailable);
-      const [w, h] = manifest.inputSize;
-      await d.detectFrame({ data: new Uint8Array(w * h * 3).fill(114), width: w, height: h });
-      return d;
-    } catch (e) {
-      await session.release();
-      throw e;
-    }
+  static load(manifest: ModelManifest, modelPath: string, info: ModelInfo, opts: SessionOptions): Promise<OnnxDetector> {
+    return openWarmed(modelPath, opts, (o) => new OnnxDetector(manifest, info, o.session, o.provider, o.unavailable), (d) => d.detectFrame(blankFrame(manifest)));
   }
 
   get resize(): 'letterbox' | 'stretch' {

@@ -65,3 +65,26 @@ export async function openSession(modelPath: string, opts: SessionOptions): Prom
   }
   throw new Error(`Could not create an onnxruntime session for ${modelPath}: ${unavailable.map((u) => `${u.provider}: ${u.error}`).join('; ')}`);
 }
+
+/** Whether the model's first input has a symbolic (or -1) first dimension: it takes a batch of any size. */
+export function takesBatch(session: ort.InferenceSession): boolean {
+  const meta = session.inputMetadata[0];
+  const first = meta?.isTensor ? meta.shape[0] : undefined;
+  return typeof first === 'string' || (typeof first === 'number' && first < 0);
+}
+
+/**
+ * Opens a session (provider fallback), wraps it (`make`) and runs `warm` once on the result, so a model that
+ * cannot run fails here, not on the first request; the session is released when either step fails.
+ */
+export async function openWarmed<T>(modelPath: string, opts: SessionOptions, make: (opened: OpenedSession) => T, warm: (model: T) => Promise<unknown>): Promise<T> {
+  const opened = await openSession(modelPath, opts);
+  try {
+    const model = make(opened);
+    await warm(model);
+    return model;
+  } catch (e) {
+    await opened.session.release();
+    throw e;
+  }
+}

@@ -6,6 +6,7 @@
  * first frame with faces does not pay for each new batch shape. `/health` answers 503 ("starting") until this is done.
  */
 import type { Logger } from '../log.js';
+import { blankFrame } from './detector.js';
 import type { DetectionEngine } from './engine.js';
 import type { Classifier, Detector } from './types.js';
 
@@ -18,8 +19,7 @@ export interface WarmState {
 const EXTRA_RUNS = 3;
 
 async function warmOne(d: Detector, batchSizes: number): Promise<void> {
-  const [w, h] = d.model.inputSize;
-  const frame = { data: new Uint8Array(w * h * 3).fill(114), width: w, height: h };
+  const frame = blankFrame(d.model);
   for (let i = 0; i < EXTRA_RUNS; i++) await d.detectFrame(frame);
   if (d.batchable) for (let n = 2; n <= batchSizes; n++) await d.detectFrames(Array.from({ length: n }, () => frame));
 }

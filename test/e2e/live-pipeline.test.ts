@@ -4,34 +4,18 @@
  * classification, a live count per label, track and zone events, and a mid-session change of the minimum
  * score through live.configure. Then the job form offers the same options.
  */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeAll, screenshot, startCameraApp } from '../helpers/browser.js';
-import type { TestServer } from '../helpers/server.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createAccount, screenshot, useCameraApp } from '../helpers/browser.js';
 
 const USER = { email: `pipeline-${Date.now()}@example.com`, password: 'correct horse battery' };
 
-let server: TestServer;
-let tmp: string;
-let browser: Browser;
-let page: Page;
-let errors: string[];
+const app = useCameraApp({ INITIAL_TOKENS: '200', LIVE_RECORD: 'false' }, { width: 1280, height: 900 });
 
-beforeAll(async () => {
-  ({ server, tmp, browser, page, errors } = await startCameraApp({ INITIAL_TOKENS: '200', LIVE_RECORD: 'false' }, { width: 1280, height: 900 }));
-  await page.goto('/');
-  await page.waitForURL(/#\/signin$/);
-  await page.getByRole('link', { name: 'Create account' }).click();
-  await page.getByLabel('Email').fill(USER.email);
-  await page.getByLabel('Password').fill(USER.password);
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await page.waitForURL(/#\/live$/);
-}, 180_000);
-
-afterAll(() => closeAll(browser, server, tmp));
+beforeAll(() => createAccount(app().page, USER), 60_000);
 
 describe('pipelines in the web app', () => {
   it('Live: pick a classifier, draw a zone on the video, see labelled tracked boxes, counts and events, change the minimum score mid-session', async () => {
+    const { page, errors } = app();
     await page.getByLabel('Model').selectOption('blazeface');
     await page.getByLabel('Classify each box with').selectOption('emotion');
     await page.getByRole('button', { name: 'Start' }).click();
@@ -73,6 +57,7 @@ describe('pipelines in the web app', () => {
   });
 
   it('the job form offers the classifier and classes, and a classifier as the model', async () => {
+    const { page, errors } = app();
     await page.goto('/#/datasets');
     await page.getByLabel('Name').fill('Pipelines');
     await page.getByRole('button', { name: 'Create dataset' }).click();

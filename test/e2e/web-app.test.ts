@@ -5,32 +5,22 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeAll, collectPageErrors, onElement, screenshot, startCameraApp } from '../helpers/browser.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { collectPageErrors, createAccount, onElement, screenshot, useCameraApp } from '../helpers/browser.js';
 import { makeImages } from '../helpers/datasets.js';
 import { makeFaceClip } from '../helpers/media.js';
-import type { TestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
 
 const ADMIN = { email: 'admin@example.com', password: 'admin password 1' };
 const USER = { email: `user-${Date.now()}@example.com`, password: 'correct horse battery' };
 const INITIAL_TOKENS = 100;
 
-let server: TestServer;
-let tmp: string;
-let browser: Browser;
-let page: Page;
-let errors: string[];
+const app = useCameraApp(
+  { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, INITIAL_TOKENS: String(INITIAL_TOKENS), UPLOAD_MAX_BYTES: String(8 * 1024 * 1024) },
+  { width: 1280, height: 860 },
+);
 
-beforeAll(async () => {
-  ({ server, tmp, browser, page, errors } = await startCameraApp(
-    { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, INITIAL_TOKENS: String(INITIAL_TOKENS), UPLOAD_MAX_BYTES: String(8 * 1024 * 1024) },
-    { width: 1280, height: 860 },
-  ));
-}, 180_000);
-
-afterAll(() => closeAll(browser, server, tmp));
 
 /** The elements that reach past the right edge of a narrow screen, for a failure message. */
 function overflowing(p: Page): Promise<string> {
@@ -47,13 +37,8 @@ async function headerBalance(p: Page): Promise<number> {
 
 describe('web app', () => {
   it('registers, refuses a wrong password with a readable message, and signs in', async () => {
-    await page.goto('/');
-    await page.waitForURL(/#\/signin$/);
-    await page.getByRole('link', { name: 'Create account' }).click();
-    await page.getByLabel('Email').fill(USER.email);
-    await page.getByLabel('Password').fill(USER.password);
-    await page.getByRole('button', { name: 'Create account' }).click();
-    await page.waitForURL(/#\/live$/);
+    const { page } = app();
+    await createAccount(page, USER);
     await expect.poll(() => page.locator('#account-email').textContent()).toBe(USER.email);
     expect(await headerBalance(page)).toBe(INITIAL_TOKENS);
 
@@ -73,6 +58,7 @@ describe('web app', () => {
   });
 
   it('creates an API key that is shown once and works, lists it by prefix, and revokes it', async () => {
+    const { server, page } = app();
     await page.goto('/#/keys');
     await page.getByLabel('Name').fill('Garage camera');
     await page.getByRole('button', { name: 'Create key' }).click();
@@ -92,6 +78,7 @@ describe('web app', () => {
   });
 
   it('streams the camera live, draws boxes over it and shows stats that change', async () => {
+    const { page, errors } = app();
     await page.goto('/#/live');
     await page.getByLabel('Model').selectOption('blazeface');
     await page.getByLabel('Latency budget (ms)').fill('150');
@@ -140,6 +127,7 @@ describe('web app', () => {
   });
 
   it('creates a dataset, uploads a zip and a video with progress and cost, refuses a text file, runs a job to 100% and opens annotated results', async () => {
+    const { tmp, page, errors } = app();
     const images = await makeImages(4);
     const zip = path.join(tmp, 'photos.zip');
     await writeFile(zip, makeZip(images.map((i) => ({ name: `photos/${i.name}`, data: i.bytes, method: 'deflate' }))));
@@ -221,6 +209,7 @@ describe('web app', () => {
   });
 
   it('shows insufficient tokens as a message, and an admin top-up updates the balance without a reload', async () => {
+    const { server, tmp, browser, page, errors } = app();
     // A dataset that costs more than the balance: 20 s at 10 fps = 200 frames = 100 tokens.
     const long = path.join(tmp, 'long.mp4');
     await makeFaceClip(long, { seconds: 20, width: 160, height: 120, fps: 10 });
@@ -295,6 +284,7 @@ describe('web app', () => {
   });
 
   it('is usable on a 360 px wide phone screen, live camera included, and from the keyboard', async () => {
+    const { server, browser } = app();
     const phone = await browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2, baseURL: server.url });
     try {
       const p = await phone.newPage();

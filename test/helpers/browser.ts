@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { makeFaceClip } from './media.js';
 import { ensureModels } from './onnx-setup.js';
@@ -113,7 +114,7 @@ export interface CameraApp {
  * The setup of a web-app test: models, a temporary folder, a fake camera playing a moving face (8 s, 480x360,
  * 15 fps), a real server (models preloaded, recordings in the folder, `env` on top) and a page in Chromium.
  */
-export async function startCameraApp(env: Record<string, string>, viewport: { width: number; height: number }): Promise<CameraApp> {
+async function startCameraApp(env: Record<string, string>, viewport: { width: number; height: number }): Promise<CameraApp> {
   await ensureModels();
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'lookout-e2e-'));
   const camera = path.join(tmp, 'camera.y4m');
@@ -122,4 +123,28 @@ export async function startCameraApp(env: Record<string, string>, viewport: { wi
   const browser = await launchBrowser({ fakeCamera: camera });
   const { page, errors } = await openPage(browser, { baseURL: server.url, ...viewport });
   return { server, tmp, browser, page, errors };
+}
+
+/** Registers beforeAll/afterAll for a test file's CameraApp; the getter works once beforeAll has run. */
+export function useCameraApp(env: Record<string, string>, viewport: { width: number; height: number }): () => CameraApp {
+  let app: CameraApp | undefined;
+  beforeAll(async () => {
+    app = await startCameraApp(env, viewport);
+  }, 180_000);
+  afterAll(() => closeAll(app?.browser, app?.server, app?.tmp));
+  return () => {
+    if (!app) throw new Error('the app starts in beforeAll');
+    return app;
+  };
+}
+
+/** Registers from the sign-in page, as a person would: the app lands on the Live page, signed in. */
+export async function createAccount(page: Page, user: { email: string; password: string }): Promise<void> {
+  await page.goto('/');
+  await page.waitForURL(/#\/signin$/);
+  await page.getByRole('link', { name: 'Create account' }).click();
+  await page.getByLabel('Email').fill(user.email);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.waitForURL(/#\/live$/);
 }
