@@ -46,6 +46,9 @@ import { activeJobs, toPublicJob } from './jobs/repo.js';
 import { startJobWorker, type JobWorker } from './jobs/worker.js';
 import { resolveFfprobe } from './media/ffprobe.js';
 import { removeStaleParts, STALE_PART_IDLE_MS } from './datasets/sweep.js';
+import { startEvents } from './events/index.js';
+import { USER_EVENTS_CHANNEL, type UserNotice } from './events/deliver.js';
+import { webhookRoutes } from './http/routes/webhooks.js';
 
 /** The repository root, found from this file whether it runs from src/ (tsx) or dist/src/ (built). */
 export const ROOT = (() => {
@@ -107,7 +110,9 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   // The hub needs the live manager and the manager publishes through the hub: tie the knot with a ref.
   const hubRef: { current?: WsHub } = {};
   const metrics = new Metrics({ processMetrics: true });
-  const live = new LiveManager({ config, db, engine, logger, metrics, publish: (id, event) => hubRef.current?.publishLive(id, event) });
+  // Webhooks: the delivery queue, the emitter everything below sends events into, and a delivery worker.
+  const events = startEvents({ config, db, logger, databaseUrl: database.url, deliver: true });
+  const live = new LiveManager({ config, db, engine, logger, metrics, events: events.webhooks, publish: (id, event) => hubRef.current?.publishLive(id, event) });
   // Temporary upload files a killed process left behind go now and then every 10 minutes.
   const partSweep = (): Promise<unknown> => removeStaleParts(config.dataDir, STALE_PART_IDLE_MS, logger).catch((err: unknown) => logger.error({ err }, 'sweeping upload leftovers failed'));
   const partSweeper = setInterval(() => void partSweep(), 10 * 60_000);
@@ -117,6 +122,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     await live.init();
   } catch (err) {
     clearInterval(partSweeper);
+    await events.close(0);
     await engine.close();
     await database.close();
     throw err;
@@ -161,6 +167,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     live,
     jobs: { db, engine, queue },
     metrics,
+    webhooks: events.webhooks,
     ports,
     inferGate: new InferGate(config.infer.concurrency),
     ffprobePath,
@@ -198,6 +205,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     ...liveRoutes(deps),
     ...datasetRoutes(deps),
     ...jobRoutes(deps),
+    ...webhookRoutes(deps),
     ...systemRoutes(deps, {
       publicDir: path.join(ROOT, 'public'),
       version: VERSION,
@@ -265,6 +273,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     database.url,
     {
       [JOB_CHANNEL]: (e) => wsHub.publish(`jobs:${(e as JobEvent).userId}`, { type: 'job', job: (e as JobEvent).job }),
+      [USER_EVENTS_CHANNEL]: (e) => wsHub.publish(userTopic((e as UserNotice).userId), (e as UserNotice).message),
       [AUTH_CHANNEL]: (e) => {
         const revoked = e as AuthRevoked;
         if ('sessionId' in revoked) signInChecked.delete(revoked.sessionId);
@@ -279,7 +288,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   let port: number;
   try {
     await jobEvents.start();
-    if (config.jobs.inlineWorker) worker = startJobWorker({ config, db, engine, logger, metrics, databaseUrl: database.url });
+    if (config.jobs.inlineWorker) worker = startJobWorker({ config, db, engine, logger, metrics, databaseUrl: database.url, events: events.webhooks });
     port = await server.listen();
   } catch (err) {
     clearInterval(partSweeper);
@@ -287,6 +296,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     await worker?.close(0);
     await jobEvents.close();
     await queue.close();
+    await events.close(0);
     await engine.close();
     await database.close();
     throw err;
@@ -341,6 +351,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
         await live.close(); // sessions end as `stopped`: recordings finalised, tokens settled, clients told
         // A job item still running when the grace period is up is left to the queue, which hands it to another worker.
         await worker?.close(left());
+        await events.close(left());
         stopBalanceEvents();
         wsHub.close();
         await server.close(left());

@@ -120,6 +120,23 @@ export interface Config {
    * Deepstack endpoint runs (DEEPSTACK_MODEL; default: the default model).
    */
   readonly infer: { readonly concurrency: number; readonly maxBytes: number; readonly deepstackModel: string | undefined };
+  /**
+   * Webhooks: private, loopback and link-local targets allowed (WEBHOOKS_ALLOW_PRIVATE, default false); the first
+   * retry's delay (WEBHOOKS_RETRY_BASE_MS, default 5000: each next one 4× longer with ±25% jitter, 7 attempts in
+   * all, the last at least 85 min after the first); deliveries in a row that fail every attempt before the webhook
+   * is disabled and its owner told (WEBHOOKS_DISABLE_AFTER, default 3); deliveries sent at once per process
+   * (WEBHOOKS_CONCURRENCY, default 8). Each attempt has 5 s.
+   */
+  readonly webhooks: { readonly allowPrivate: boolean; readonly retryBaseMs: number; readonly disableAfter: number; readonly concurrency: number; readonly timeoutMs: number };
+  /** A balance.low event goes out when a balance falls below BALANCE_LOW_TOKENS (default 5; 0 turns it off). */
+  readonly balanceLowMilli: number;
+  /**
+   * Retention: recordings of live sessions that ended more than RETENTION_RECORDINGS_DAYS ago, and results (a
+   * finished job's results and annotated files, a live session's stored detections) older than
+   * RETENTION_RESULTS_DAYS, are deleted by a sweep every RETENTION_SWEEP_S (default 3600; also at start). 0 days
+   * (the default) keeps them; fractions of a day are allowed.
+   */
+  readonly retention: { readonly recordingsDays: number; readonly resultsDays: number; readonly sweepMs: number };
   /** Tracking in live sessions and videos: how long a lost track is kept for its object to come back (TRACK_LOST_MS, default 1000). */
   readonly tracking: { readonly lostMs: number };
   /** Batch inference jobs (BullMQ). */
@@ -199,6 +216,15 @@ function bool(env: Env, name: string, def: boolean): boolean {
   if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
   if (['0', 'false', 'no', 'off'].includes(raw)) return false;
   throw new ConfigError(`${name} must be true or false, got "${raw}".`);
+}
+
+/** A number of days, 0 (keep for ever, the default) or more, fractions allowed. */
+function days(env: Env, name: string): number {
+  const raw = read(env, name);
+  if (raw === undefined) return 0;
+  const n = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || !Number.isFinite(n) || n > 36_500) throw new ConfigError(`${name} must be a number of days from 0 (keep) to 36500, got "${raw}".`);
+  return n;
 }
 
 function tokens(env: Env, name: string, def: string, allowZero: boolean): number {
@@ -385,6 +411,19 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       deepstackModel: read(env, 'DEEPSTACK_MODEL'),
     },
     tracking: { lostMs: int(env, 'TRACK_LOST_MS', 1000, 0, 600_000) },
+    webhooks: {
+      allowPrivate: bool(env, 'WEBHOOKS_ALLOW_PRIVATE', false),
+      retryBaseMs: int(env, 'WEBHOOKS_RETRY_BASE_MS', 5000, 1, 3_600_000),
+      disableAfter: int(env, 'WEBHOOKS_DISABLE_AFTER', 3, 1, 1000),
+      concurrency: int(env, 'WEBHOOKS_CONCURRENCY', 8, 1, 256),
+      timeoutMs: 5000,
+    },
+    balanceLowMilli: tokens(env, 'BALANCE_LOW_TOKENS', '5', true),
+    retention: {
+      recordingsDays: days(env, 'RETENTION_RECORDINGS_DAYS'),
+      resultsDays: days(env, 'RETENTION_RESULTS_DAYS'),
+      sweepMs: int(env, 'RETENTION_SWEEP_S', 3600, 1, 7 * 86_400) * 1000,
+    },
     jobs: {
       inlineWorker: bool(env, 'JOBS_INLINE_WORKER', true),
       concurrency: int(env, 'JOBS_CONCURRENCY', 1, 1, 64),

@@ -1,12 +1,13 @@
 /**
  * `npm run worker`: a job worker as its own process, for scaling batch jobs past the server. It needs the
  * server's database (DATABASE_URL) and, when the server uses Redis for the queue, the same REDIS_URL and
- * JOBS_QUEUE. Its progress reaches the servers' WebSocket clients through the database (see jobs/events.ts).
+ * JOBS_QUEUE. It also makes webhook deliveries. Its progress reaches the servers' WebSocket clients through the database (see jobs/events.ts).
  */
 import { writeFile } from 'node:fs/promises';
 import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/connect.js';
 import { openEngine } from './inference/from-config.js';
+import { startEvents } from './events/index.js';
 import { startJobWorker } from './jobs/worker.js';
 import { createLogger } from './log.js';
 import { checkQueue } from './queue/health.js';
@@ -26,7 +27,9 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, undefined, config.logFormat).child({ role: 'worker' });
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger });
   const engine = await openEngine(config, logger);
-  const worker = startJobWorker({ config, db: database.db, engine, logger, databaseUrl: database.url });
+  // Jobs send job.completed / job.failed (and balance.low) to webhooks; this process delivers them too.
+  const events = startEvents({ config, db: database.db, logger, databaseUrl: database.url, deliver: true });
+  const worker = startJobWorker({ config, db: database.db, engine, logger, databaseUrl: database.url, events: events.webhooks });
 
   // For container health checks: the time, written every 10 s while the database and the queue's store answer.
   const heartbeatFile = config.workerHeartbeatFile;
@@ -46,6 +49,7 @@ async function main(): Promise<void> {
     clearInterval(heartbeat);
     void (async () => {
       await worker.close(config.shutdownGraceMs);
+      await events.close(1000);
       await engine.close();
       await database.close();
       process.exit(0);

@@ -18,6 +18,8 @@ export interface UsersTable {
   password_hash: string;
   role: Role;
   balance_milli: ColumnType<number, number | undefined, number>;
+  /** A balance.low event went out and the balance has not been back above BALANCE_LOW_TOKENS since. */
+  balance_low_sent: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: CreatedAt;
 }
 
@@ -89,6 +91,50 @@ export interface LiveSessionsTable {
   /** The pipeline it started with (PipelineSpec), and tracks started per label. */
   pipeline: ColumnType<Json, string | undefined, string>;
   counts: ColumnType<Record<string, number>, string | undefined, string>;
+  /** Whether its detections are stored (live_detections). */
+  stores_detections: ColumnType<boolean, boolean | undefined, boolean>;
+}
+
+/** The objects of one processed frame of a live session. */
+export interface LiveDetectionsTable {
+  session_id: string;
+  frame: number;
+  /** Milliseconds since the session's first frame, on the video's own (RTP) clock: the recording's timeline. */
+  t_ms: number;
+  rtp_timestamp: Int8;
+  objects: ColumnType<unknown[], string, string>;
+}
+
+export interface WebhooksTable {
+  id: Generated<string>;
+  user_id: string;
+  url: string;
+  events: ColumnType<string[], string[], string[]>;
+  description: string | null;
+  /** `whsec_…`: needed in the clear to sign each delivery. */
+  secret: string;
+  /** Deliveries in a row that failed every attempt (0 after any success). */
+  failed_deliveries: ColumnType<number, number | undefined, number>;
+  disabled_at: Date | null;
+  disabled_reason: string | null;
+  created_at: CreatedAt;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface WebhookDeliveriesTable {
+  /** `msg_…`: the webhook-id header, the same on every attempt. */
+  id: string;
+  webhook_id: string;
+  event: string;
+  /** The exact body sent (signed as is on every attempt). */
+  payload: string;
+  status: ColumnType<DeliveryStatus, DeliveryStatus | undefined, DeliveryStatus>;
+  attempts: ColumnType<number, number | undefined, number>;
+  last_status_code: number | null;
+  last_error: string | null;
+  last_attempt_at: Date | null;
+  created_at: CreatedAt;
 }
 
 export interface DatasetsTable {
@@ -184,6 +230,9 @@ export interface Database {
   dataset_files: DatasetFilesTable;
   jobs: JobsTable;
   job_files: JobFilesTable;
+  live_detections: LiveDetectionsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type Db = Kysely<Database>;
@@ -201,3 +250,5 @@ export type DatasetRow = Selectable<DatasetsTable>;
 export type DatasetFileRow = Selectable<DatasetFilesTable>;
 export type JobRow = Selectable<JobsTable>;
 export type JobFileRow = Selectable<JobFilesTable>;
+export type WebhookRow = Selectable<WebhooksTable>;
+export type DeliveryRow = Selectable<WebhookDeliveriesTable>;

@@ -7,6 +7,7 @@ import type { DetectionEngine } from '../inference/index.js';
 import type { JobServiceDeps } from '../jobs/service.js';
 import type { InferGate } from '../infer/gate.js';
 import type { LiveManager } from '../live/manager.js';
+import type { WebhookEvents } from '../events/webhooks.js';
 import type { Logger } from '../log.js';
 
 /** What a dependency reports to /api/v1/health. */
@@ -27,6 +28,8 @@ export interface AppDeps {
   /** The ffprobe binary (FFPROBE_PATH, beside ffmpeg, on PATH, or bundled), resolved once. */
   readonly ffprobePath: () => Promise<string>;
   readonly metrics: Metrics;
+  /** Webhook events: emitting and manual retries. */
+  readonly webhooks: WebhookEvents;
   /** The ports this server listens on, once it does (HTTPS 0 when off). */
   readonly ports: { readonly http: () => number; readonly https: () => number };
   /** Concurrent one-call inference requests (INFER_CONCURRENCY). */

@@ -79,6 +79,38 @@ export const COMPONENT_SCHEMAS: Record<string, unknown> = {
     },
     ['id', 'name', 'prefix', 'createdAt'],
   ),
+  Webhook: obj(
+    {
+      id: { type: 'string' },
+      url: { type: 'string', format: 'uri', maxLength: 2048 },
+      events: { type: 'array', items: { type: 'string', enum: ['job.completed', 'job.failed', 'live.ended', 'live.track', 'live.zone', 'balance.low'] } },
+      description: { type: 'string' },
+      createdAt: { type: 'string', format: 'date-time' },
+      enabled: { type: 'boolean', description: 'False once disabled after sustained failure (see disabledReason) or by its owner' },
+      disabledAt: { type: 'string', format: 'date-time' },
+      disabledReason: { type: 'string' },
+    },
+    ['id', 'url', 'events', 'createdAt', 'enabled'],
+  ),
+  WebhookDelivery: obj(
+    {
+      id: { type: 'string', description: 'msg_…: the webhook-id header, the same on every attempt' },
+      event: { type: 'string' },
+      status: { type: 'string', enum: ['pending', 'delivered', 'failed'] },
+      attempts: { type: 'integer' },
+      lastStatusCode: { type: 'integer' },
+      lastError: { type: 'string' },
+      lastAttemptAt: { type: 'string', format: 'date-time' },
+      createdAt: { type: 'string', format: 'date-time' },
+    },
+    ['id', 'event', 'status', 'attempts', 'createdAt'],
+  ),
+  StoredFrame: obj({
+    t: { type: 'number', description: 'Milliseconds since the session\'s first frame, on the video clock: the recording\'s time' },
+    frame: { type: 'integer' },
+    rtpTimestamp: { type: 'integer' },
+    objects: { type: 'array', items: { $ref: '#/components/schemas/Detection' } },
+  }),
   TokenAmount: { type: 'number', minimum: 0, multipleOf: 0.001, description: 'Tokens, at most 3 decimals.' },
   User: obj({
     id: { type: 'string' },

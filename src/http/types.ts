@@ -29,6 +29,8 @@ export interface HttpResponse {
   readonly body?: string | Uint8Array;
   /** Stream bytes start..end (inclusive) of a file instead of `body` (downloads; never read whole into memory). */
   readonly file?: { readonly path: string; readonly start: number; readonly end: number };
+  /** Stream this body chunk by chunk (chunked encoding, with backpressure): long exports read page by page. */
+  readonly stream?: import('node:stream').Readable;
 }
 
 export interface Auth {

@@ -322,6 +322,11 @@ export class HttpServer {
       this.#stream(res, answer, id, isAborted, finish);
       return;
     }
+    if (answer.stream && method !== 'HEAD') {
+      this.#chunked(res, answer, answer.stream, id, isAborted, finish);
+      return;
+    }
+    answer.stream?.destroy();
     res.cork(() => {
       writeHead(res, answer, id);
       if (method === 'HEAD' && answer.file) {
@@ -333,6 +338,54 @@ export class HttpServer {
       }
     });
     finish(answer.status);
+  }
+
+  /**
+   * Streams a body of unknown length (chunked) with backpressure: the source pauses while uWS cannot take more.
+   * A source that fails midway closes the connection, so the client sees a cut answer, not a complete one.
+   */
+  #chunked(res: uWS.HttpResponse, answer: HttpResponse, source: import('node:stream').Readable, id: string, isAborted: () => boolean, finish: (status: number) => void): void {
+    res.cork(() => writeHead(res, answer, id));
+    let finished = false;
+    const done = (status: number): void => {
+      if (finished) return;
+      finished = true;
+      source.destroy();
+      finish(status);
+    };
+    source.on('data', (data: string | Buffer) => {
+      if (isAborted()) {
+        done(answer.status);
+        return;
+      }
+      let ok = true;
+      res.cork(() => {
+        ok = res.write(data);
+      });
+      if (!ok) {
+        source.pause();
+        // A client gone while the source waits gets no onWritable: look now and then, and let the source go.
+        const watch = setInterval(() => {
+          if (!isAborted()) return;
+          clearInterval(watch);
+          done(answer.status);
+        }, 1000);
+        res.onWritable(() => {
+          clearInterval(watch);
+          if (!isAborted()) source.resume();
+          return true;
+        });
+      }
+    });
+    source.on('end', () => {
+      if (!isAborted()) res.cork(() => res.end());
+      done(answer.status);
+    });
+    source.on('error', (err) => {
+      this.opts.logger.error({ err, reqId: id }, 'streamed answer failed');
+      if (!isAborted()) res.cork(() => res.close());
+      done(500);
+    });
   }
 
   /** Streams a file range with backpressure: pause the read stream while uWS cannot take more. */

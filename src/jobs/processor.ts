@@ -25,12 +25,13 @@ import { decodeImage } from '../media/image.js';
 import { AnnotatedVideoWriter, readVideoFrames } from '../media/video.js';
 import type { VideoType } from '../media/sniff.js';
 import { chargeInTx, refund, tryHoldMore } from '../tokens/ledger.js';
+import type { EventSink } from '../events/types.js';
 import type { Metrics } from '../metrics.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { resolvePipeline } from '../pipeline/resolve.js';
 import { specFromJson, type PipelineSpec } from '../pipeline/spec.js';
 import { changeJob, publishJob } from './events.js';
-import { ACTIVE_STATES } from './repo.js';
+import { ACTIVE_STATES, toPublicJob } from './repo.js';
 
 export interface ProcessorDeps {
   readonly db: Db;
@@ -38,6 +39,8 @@ export interface ProcessorDeps {
   readonly engine: DetectionEngine;
   readonly logger: Logger;
   readonly metrics?: Metrics;
+  /** Where job.completed / job.failed go (webhooks). */
+  readonly events?: EventSink;
 }
 
 /** How often progress is written and published, and cancellation checked, inside a video. */
@@ -59,6 +62,8 @@ async function settle(db: Db, job: JobRow): Promise<void> {
 async function finish(deps: ProcessorDeps, jobId: string, state: 'completed' | 'failed', error: string | null): Promise<void> {
   const { db } = deps;
   const row = await changeJob(db, jobId, { state, error, finished_at: sql<Date>`now()` }, ACTIVE_STATES);
+  // Only the call that changed the state tells webhooks: a job finishes once.
+  if (row) deps.events?.emit(row.user_id, state === 'completed' ? 'job.completed' : 'job.failed', { job: toPublicJob(row) });
   const job = row ?? (await loadJob(db, jobId));
   if (job) await settle(db, job);
 }

@@ -5,6 +5,7 @@
 import type { Config } from '../config.js';
 import type { Db } from '../db/schema.js';
 import type { DetectionEngine } from '../inference/index.js';
+import type { EventSink } from '../events/types.js';
 import type { Metrics } from '../metrics.js';
 import type { Logger } from '../log.js';
 import { processJob } from './processor.js';
@@ -15,7 +16,7 @@ export interface JobWorker {
   close(graceMs: number): Promise<void>;
 }
 
-export function startJobWorker(deps: { config: Config; db: Db; engine: DetectionEngine; logger: Logger; databaseUrl: string; metrics?: Metrics }): JobWorker {
+export function startJobWorker(deps: { config: Config; db: Db; engine: DetectionEngine; logger: Logger; databaseUrl: string; metrics?: Metrics; events?: EventSink }): JobWorker {
   const { config, logger } = deps;
   let lastError = 0;
   const worker = startQueueWorker(

@@ -9,6 +9,7 @@ import type { Db } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import type { DetectionEngine } from '../inference/index.js';
 import type { Detector } from '../inference/types.js';
+import type { EventSink } from '../events/types.js';
 import type { Metrics } from '../metrics.js';
 import type { Logger } from '../log.js';
 import { resolveFfmpeg } from '../media/ffmpeg.js';
@@ -17,7 +18,7 @@ import { loadClassifier, resolvePipeline } from '../pipeline/resolve.js';
 import type { PipelineSpec } from '../pipeline/spec.js';
 import { LivePipeline } from './live-pipeline.js';
 import type { LiveEvent } from './messages.js';
-import { closeAbandonedSessions } from './repo.js';
+import { closeAbandonedSessions, getLiveSession, toPublicSession } from './repo.js';
 import { DetectorScheduler } from './scheduler.js';
 import { LiveSession } from './session.js';
 
@@ -30,6 +31,8 @@ export interface LiveManagerDeps {
   readonly logger: Logger;
   readonly publish: (sessionId: string, event: LiveEvent) => void;
   readonly metrics?: Metrics;
+  /** Where live.track, live.zone and live.ended go (webhooks). */
+  readonly events?: EventSink;
 }
 
 export interface StartLiveOptions {
@@ -40,6 +43,8 @@ export interface StartLiveOptions {
   readonly pipeline: PipelineSpec;
   readonly budgetMs?: unknown;
   readonly record?: unknown;
+  /** Keep the detections (default true). */
+  readonly store?: unknown;
 }
 
 export class LiveManager {
@@ -113,6 +118,8 @@ export class LiveManager {
     }
     const record = o.record === undefined || o.record === null ? live.record : o.record;
     if (typeof record !== 'boolean') throw new AppError('VALIDATION_FAILED', 'record must be true or false.');
+    const store = o.store === undefined || o.store === null ? true : o.store;
+    if (typeof store !== 'boolean') throw new AppError('VALIDATION_FAILED', 'store must be true or false.');
     if (this.countFor(o.userId) >= live.maxSessionsPerUser) {
       throw new AppError('CONFLICT', `You already have ${live.maxSessionsPerUser} live sessions running; stop one first.`);
     }
@@ -155,8 +162,9 @@ export class LiveManager {
           nodeId: this.#d.config.nodeId,
           pipeline,
           onEnded: (s) => this.#sessions.delete(s.id),
+          onEvent: (s, ev) => this.#toWebhooks(s, ev),
         },
-        { userId: o.userId, sdp: o.sdp, via: o.via, budgetMs, record },
+        { userId: o.userId, sdp: o.sdp, via: o.via, budgetMs, record, store },
       );
       if (this.#closed) {
         await started.session.end('stopped');
@@ -177,6 +185,21 @@ export class LiveManager {
     clearInterval(this.#sweeper);
     await Promise.all([...this.#sessions.values()].map((s) => s.end('stopped', 'The server is shutting down.')));
     for (const s of this.#schedulers.values()) s.close();
+  }
+
+  /** live.track (a track started), live.zone and live.ended (with the saved session) go to the owner's webhooks. */
+  #toWebhooks(s: LiveSession, ev: LiveEvent): void {
+    const sink = this.#d.events;
+    if (!sink) return;
+    if (ev.type === 'track' && ev.event === 'started') {
+      sink.emit(s.userId, 'live.track', { sessionId: ev.sessionId, trackId: ev.trackId, label: ev.label, at: ev.at });
+    } else if (ev.type === 'zone') {
+      sink.emit(s.userId, 'live.zone', { sessionId: ev.sessionId, event: ev.event, zone: ev.zone, trackId: ev.trackId, label: ev.label, at: ev.at });
+    } else if (ev.type === 'live.ended') {
+      getLiveSession(this.#d.db, s.userId, s.id)
+        .then((row) => row && sink.emit(s.userId, 'live.ended', { session: toPublicSession(row) }))
+        .catch((err: unknown) => this.#d.logger.error({ err, sessionId: s.id }, 'live: telling webhooks the session ended failed'));
+    }
   }
 
   #startingTotal(): number {

@@ -23,11 +23,11 @@ export interface LiveProgress {
 
 export async function insertLiveSession(
   db: Db,
-  s: { id: string; userId: string; model: string; via: 'ws' | 'whip'; budgetMs: number; nodeId: string; pipeline: Record<string, unknown> },
+  s: { id: string; userId: string; model: string; via: 'ws' | 'whip'; budgetMs: number; nodeId: string; pipeline: Record<string, unknown>; storesDetections: boolean },
 ): Promise<void> {
   await db
     .insertInto('live_sessions')
-    .values({ id: s.id, user_id: s.userId, model: s.model, via: s.via, budget_ms: s.budgetMs, node_id: s.nodeId, pipeline: JSON.stringify(s.pipeline) })
+    .values({ id: s.id, user_id: s.userId, model: s.model, via: s.via, budget_ms: s.budgetMs, node_id: s.nodeId, pipeline: JSON.stringify(s.pipeline), stores_detections: s.storesDetections })
     .execute();
 }
 
@@ -136,6 +136,7 @@ export function toPublicSession(r: LiveSessionRow): Record<string, unknown> {
     latencyMs: { p50: r.latency_p50_ms, p95: r.latency_p95_ms, p99: r.latency_p99_ms },
     tokensCharged: toTokens(r.tokens_charged_milli),
     hasRecording: r.recording_path !== null,
+    storesDetections: r.stores_detections,
     pipeline: r.pipeline,
     counts: r.counts,
   };

@@ -28,6 +28,7 @@ import { RtpClock } from './ivf.js';
 import { LatencyHistogram, LatencyWindow, round1 } from './latency.js';
 import type { LivePipeline } from './live-pipeline.js';
 import type { ChannelError, ConfiguredMessage, DetectionsMessage, LiveEvent, LiveStats } from './messages.js';
+import { DetectionStore } from './detection-store.js';
 import { finishLiveSession, insertLiveSession, setRecordingPath, updateLiveProgress, type LiveProgress } from './repo.js';
 import type { DetectorScheduler, FrameSource } from './scheduler.js';
 import { announceAddress, assertVideoOffer, countLines, liveCodecOf, MAX_ICE_CANDIDATES, MAX_ICE_PER_REQUEST } from './sdp.js';
@@ -52,6 +53,8 @@ export interface LiveSessionDeps {
    * milli-tokens from the session's credit (classified crops), false when it does not cover them.
    */
   readonly pipeline: (sessionId: string, spend: (milli: number) => boolean) => LivePipeline;
+  /** Hears every event the session publishes, after its subscribers (webhooks). */
+  readonly onEvent?: (session: LiveSession, event: LiveEvent) => void;
 }
 
 export interface LiveSessionRequest {
@@ -60,6 +63,8 @@ export interface LiveSessionRequest {
   readonly via: 'ws' | 'whip';
   readonly budgetMs: number;
   readonly record: boolean;
+  /** Keep the detections of every processed frame (live_detections). */
+  readonly store: boolean;
 }
 
 interface FrameMeta {
@@ -131,6 +136,7 @@ export class LiveSession implements FrameSource {
   #detecting: Promise<void> | undefined;
   #ending: Promise<void> | undefined;
   readonly #stage: LivePipeline;
+  readonly #store: DetectionStore | undefined;
   #lastPtsMs = 0;
 
   private constructor(deps: LiveSessionDeps, req: LiveSessionRequest, id: string, pc: RTCPeerConnection) {
@@ -143,6 +149,7 @@ export class LiveSession implements FrameSource {
     this.#lastRtpAt = performance.now();
     this.#recordingPath = req.record ? path.join(deps.recordingsDir, id) : undefined; // extension once the codec is known
     this.#stage = deps.pipeline(id, (milli) => this.#billing.trySpend(milli));
+    this.#store = req.store ? new DetectionStore(deps.db, id, deps.logger) : undefined;
     this.#billing = new LiveBilling(deps.db, {
       userId: req.userId,
       sessionId: id,
@@ -206,7 +213,7 @@ export class LiveSession implements FrameSource {
     }
     try {
       await session.#billing.start();
-      await insertLiveSession(deps.db, { id, userId: req.userId, model: session.model, via: req.via, budgetMs: req.budgetMs, nodeId: deps.nodeId, pipeline: session.#stage.config });
+      await insertLiveSession(deps.db, { id, userId: req.userId, model: session.model, via: req.via, budgetMs: req.budgetMs, nodeId: deps.nodeId, pipeline: session.#stage.config, storesDetections: req.store });
     } catch (err) {
       await pc.close().catch(() => undefined);
       await session.#billing.finish().catch(() => undefined);
@@ -477,10 +484,11 @@ export class LiveSession implements FrameSource {
       m.liveStage.observe({ model, stage: 'total' }, totalMs / 1000);
     }
     this.#sendDataChannel(message);
-    this.#d.publish(this.id, message);
+    this.#store?.add(message, Math.round(p.meta.ptsMs * 10) / 10);
+    this.#publish(message);
     for (const ev of stage.events) {
       this.#sendDataChannel(ev);
-      this.#d.publish(this.id, ev);
+      this.#publish(ev);
     }
   }
 
@@ -514,6 +522,12 @@ export class LiveSession implements FrameSource {
       if (!isAppError(err)) this.#d.logger.error({ err, sessionId: this.id }, 'live: configure failed');
       this.#sendDataChannel({ type: 'error', code: e.code, message: e.message, re: 'configure' });
     }
+  }
+
+  /** To everyone watching `live:<id>`, then to the session's other listeners (webhooks). */
+  #publish(event: LiveEvent): void {
+    this.#d.publish(this.id, event);
+    this.#d.onEvent?.(this, event);
   }
 
   #sendDataChannel(message: LiveEvent | ChannelError): void {
@@ -585,7 +599,7 @@ export class LiveSession implements FrameSource {
       void this.end('disconnected');
       return;
     }
-    this.#d.publish(this.id, { type: 'live.stats', sessionId: this.id, ...this.stats() });
+    this.#publish({ type: 'live.stats', sessionId: this.id, ...this.stats() });
     this.#feedMetrics();
     this.#billing
       .settle()
@@ -607,7 +621,7 @@ export class LiveSession implements FrameSource {
       this.#slot = undefined;
       for (const ev of this.#stage.finish(this.#lastPtsMs)) {
         this.#sendDataChannel(ev);
-        this.#d.publish(this.id, ev);
+        this.#publish(ev);
       }
       const ended: LiveEvent = { type: 'live.ended', sessionId: this.id, reason, stats: this.stats(true), ...(message ? { message } : {}) };
       this.#sendDataChannel(ended);
@@ -619,6 +633,7 @@ export class LiveSession implements FrameSource {
         this.#d.logger.error({ err, sessionId: this.id }, 'live: final settlement failed');
       }
       const recordingPath = await this.#keptRecording();
+      await this.#store?.close(); // every processed frame is stored before the session reads as ended
       try {
         await finishLiveSession(this.#d.db, this.id, this.#progress(), { reason, recordingPath });
       } catch (err) {
@@ -627,7 +642,7 @@ export class LiveSession implements FrameSource {
       const stats = this.stats(true);
       this.#feedMetrics();
       this.#d.metrics?.liveSessionsEnded.inc({ model: this.model, reason });
-      this.#d.publish(this.id, { type: 'live.ended', sessionId: this.id, reason, stats, ...(message ? { message } : {}) });
+      this.#publish({ type: 'live.ended', sessionId: this.id, reason, stats, ...(message ? { message } : {}) });
       this.#d.logger.info({ sessionId: this.id, reason, ...stats }, 'live session ended');
       this.#d.onEnded(this);
     })());

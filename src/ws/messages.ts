@@ -5,7 +5,7 @@ import { specFromJson, type PipelineSpec } from '../pipeline/spec.js';
 export type ClientMessage =
   | { type: 'subscribe'; topic: 'jobs' | `live:${string}` }
   | { type: 'unsubscribe'; topic: 'jobs' | `live:${string}` }
-  | { type: 'live.offer'; sdp: string; pipeline: PipelineSpec; budgetMs?: unknown; record?: unknown }
+  | { type: 'live.offer'; sdp: string; pipeline: PipelineSpec; budgetMs?: unknown; record?: unknown; store?: unknown }
   | { type: 'live.ice'; sessionId: string; candidate: unknown }
   | { type: 'live.stop'; sessionId: string }
   /** The changes, checked by the session (which fields may change is its business). */
@@ -44,7 +44,7 @@ export function parseClientMessage(text: string): ClientMessage {
       return { type: type as 'subscribe' | 'unsubscribe', topic: topic as 'jobs' | `live:${string}` };
     }
     case 'live.offer':
-      return { type: 'live.offer', sdp: str(o, 'sdp', type), pipeline: specFromJson(o), budgetMs: o['budgetMs'], record: o['record'] };
+      return { type: 'live.offer', sdp: str(o, 'sdp', type), pipeline: specFromJson(o), budgetMs: o['budgetMs'], record: o['record'], store: o['store'] };
     case 'live.ice':
       if (o['candidate'] === undefined) throw bad('live.ice needs "candidate".');
       return { type: 'live.ice', sessionId: str(o, 'sessionId', type), candidate: o['candidate'] };

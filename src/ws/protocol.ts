@@ -206,6 +206,7 @@ async function handle(d: ProtocolDeps, conn: ClientConn, msg: ClientMessage): Pr
         pipeline: msg.pipeline,
         budgetMs: msg.budgetMs,
         record: msg.record,
+        store: msg.store,
       });
       if (conn.closed) return; // the session lives on until its media stops (idle timeout)
       conn.subscribe(liveTopic(session.id));

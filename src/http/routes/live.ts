@@ -4,6 +4,7 @@ import path from 'node:path';
 import { AppError } from '../../errors.js';
 import { deleteLiveSession } from '../../lifecycle/delete.js';
 import { getLiveSession, listLiveSessions, toPublicSession } from '../../live/repo.js';
+import { csvStream, ndjsonStream, storedFrames } from '../../live/stored-detections.js';
 import { MAX_ICE_CANDIDATES, MAX_ICE_PER_REQUEST, trickleCandidates } from '../../live/sdp.js';
 import { specFromQuery } from '../../pipeline/spec.js';
 import type { AppDeps } from '../deps.js';
@@ -17,7 +18,7 @@ const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'strin
 function intParam(req: HttpRequest, name: string): number | undefined {
   const raw = req.query.get(name);
   if (raw === null || raw === '') return undefined;
-  if (!/^\d{1,6}$/.test(raw)) throw new AppError('VALIDATION_FAILED', `${name} must be a whole number.`);
+  if (!/^\d{1,9}$/.test(raw)) throw new AppError('VALIDATION_FAILED', `${name} must be a whole number.`);
   return Number(raw);
 }
 
@@ -55,6 +56,7 @@ export function liveRoutes(deps: AppDeps): Route[] {
           ]),
           { name: 'budgetMs', in: 'query', schema: { type: 'integer', minimum: 5, maximum: 10000 }, description: 'Per-frame latency budget' },
           { name: 'record', in: 'query', schema: { type: 'boolean' }, description: 'Record the stream (default LIVE_RECORD)' },
+          { name: 'store', in: 'query', schema: { type: 'boolean', default: true }, description: "Keep the detections (GET /live-sessions/{id}/detections)" },
         ],
         requestBody: { required: true, content: { 'application/sdp': { schema: { type: 'string' } } } },
         responses: {
@@ -84,6 +86,7 @@ export function liveRoutes(deps: AppDeps): Route[] {
           pipeline: specFromQuery(req.query),
           budgetMs: intParam(req, 'budgetMs'),
           record: boolParam(req, 'record'),
+          store: boolParam(req, 'store'),
         });
         return {
           status: 201,
@@ -190,6 +193,57 @@ export function liveRoutes(deps: AppDeps): Route[] {
       handler: async ({ params, auth }) => {
         await deleteLiveSession(db, auth!.user.id, params['id']);
         return noContent();
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/live-sessions/:id/detections',
+      access: 'user',
+      doc: {
+        summary: "A live session's stored detections",
+        description:
+          'The objects of every processed frame, in frame order; `t` is milliseconds since the first frame on the video clock, ' +
+          'so frame `t` is at `t / 1000` s in the recording. JSON pages (`after` the last frame number of the previous page, ' +
+          'given as `next`); `Accept: application/x-ndjson` (or `format=ndjson`) streams every frame as one JSON line, ' +
+          '`format=csv` every object as one row (t_ms, frame, rtp_timestamp, label, score, x1, y1, x2, y2, classification, ' +
+          'classification_score, track_id, zones). Sessions started with `store: false` have none. Live sessions answer what is stored so far.',
+        tags: ['Live'],
+        parameters: [
+          idParam,
+          { name: 'after', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 }, description: 'Frames after this frame number' },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+          { name: 'format', in: 'query', schema: { type: 'string', enum: ['json', 'ndjson', 'csv'], default: 'json' } },
+        ],
+        responses: {
+          '200': {
+            description: 'Frames',
+            content: {
+              'application/json': { schema: obj({ frames: { type: 'array', items: ref('StoredFrame') }, next: { type: 'string' } }, ['frames']) },
+              'application/x-ndjson': { schema: { type: 'string' } },
+              'text/csv': { schema: { type: 'string' } },
+            },
+          },
+          ...BAD_REQUEST,
+          ...UNAUTH,
+          ...NOT_FOUND,
+        },
+      },
+      handler: async ({ req, params, auth }) => {
+        const row = await getLiveSession(db, auth!.user.id, params['id']!);
+        if (!row) throw new AppError('NOT_FOUND', 'Live session not found.');
+        const format = req.query.get('format') || ((req.headers['accept'] ?? '').includes('application/x-ndjson') ? 'ndjson' : 'json');
+        if (format === 'ndjson') {
+          return { status: 200, headers: { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'private, no-store' }, stream: ndjsonStream(db, row.id) };
+        }
+        if (format === 'csv') {
+          const headers = { 'content-type': 'text/csv; charset=utf-8', 'cache-control': 'private, no-store', 'content-disposition': `attachment; filename="lookout-${row.id}-detections.csv"` };
+          return { status: 200, headers, stream: csvStream(db, row.id) };
+        }
+        if (format !== 'json') throw new AppError('VALIDATION_FAILED', 'format: json (default), ndjson or csv.');
+        const after = intParam(req, 'after') ?? 0;
+        const limit = limitParam(req, 100, 1000);
+        const frames = await storedFrames(db, row.id, after, limit);
+        return json(200, { frames, ...(frames.length === limit ? { next: String(frames[frames.length - 1]!.frame) } : {}) });
       },
     },
     {
