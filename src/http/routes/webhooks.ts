@@ -119,13 +119,13 @@ export function webhookRoutes(deps: AppDeps): Route[] {
     },
     {
       method: 'POST',
-      path: '/api/v1/webhooks/:id/deliveries/:deliveryId/retry',
+      path: '/api/v1/webhooks/:id/deliveries/:delivery/retry',
       access: 'user',
       doc: {
         summary: 'Send a delivery again',
         description: 'A new round of attempts for a delivered or failed delivery, with the same webhook-id.',
         tags: ['Webhooks'],
-        parameters: [idParam, { name: 'deliveryId', in: 'path', required: true, schema: { type: 'string' } }],
+        parameters: [idParam, { name: 'delivery', in: 'path', required: true, schema: { type: 'string' }, description: 'The delivery id (msg_…)' }],
         responses: {
           '202': 'Queued',
           ...UNAUTH,
@@ -134,7 +134,7 @@ export function webhookRoutes(deps: AppDeps): Route[] {
         },
       },
       handler: async ({ params, auth }) => {
-        await deps.webhooks.retry(auth!.user.id, params['id'], params['deliveryId']);
+        await deps.webhooks.retry(auth!.user.id, params['id'], params['delivery']);
         return { status: 202 };
       },
     },

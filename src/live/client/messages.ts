@@ -54,7 +54,7 @@ export type ServerMessage =
   | ConfiguredMessage;
 
 export type ClientMessage =
-  | ({ type: 'live.offer'; sdp: string; model?: string; budgetMs?: number; record?: boolean } & PipelineFields)
+  | ({ type: 'live.offer'; sdp: string; model?: string; budgetMs?: number; record?: boolean; store?: boolean } & PipelineFields)
   | ({ type: 'live.configure'; sessionId: string } & PipelineFields)
   | { type: 'live.ice'; sessionId: string; candidate: IceCandidateInit | null }
   | { type: 'live.stop'; sessionId: string }

@@ -42,6 +42,8 @@ export interface StreamOptions {
   pipeline?: PipelineFields;
   budgetMs?: number;
   record?: boolean;
+  /** Keep the detections on the server (default true). */
+  store?: boolean;
   /** Stop after this many seconds of media (default: the whole file). */
   durationS?: number;
   /** Scale before encoding (both or neither; default: keep). */
@@ -114,6 +116,7 @@ async function negotiateWhip(o: StreamOptions, socket: ServerSocket, peer: Sendi
       model: o.model,
       budgetMs: o.budgetMs,
       record: o.record,
+      store: o.store,
       ...(p.classifier ? { classifier: p.classifier } : {}),
       ...(p.classes ? { classes: p.classes } : {}),
       ...(p.minScore !== undefined ? { minScore: p.minScore } : {}),
@@ -134,7 +137,7 @@ async function negotiateWhip(o: StreamOptions, socket: ServerSocket, peer: Sendi
 
 /** Offer → answer over the WebSocket (`live.offer` / `live.answer`, or `error`). */
 async function negotiateWs(o: StreamOptions, socket: ServerSocket, peer: SendingPeer, log: SessionLog): Promise<Negotiated> {
-  socket.send({ type: 'live.offer', sdp: await peer.offer(), model: o.model, budgetMs: o.budgetMs, record: o.record, ...o.pipeline });
+  socket.send({ type: 'live.offer', sdp: await peer.offer(), model: o.model, budgetMs: o.budgetMs, record: o.record, store: o.store, ...o.pipeline });
   const reply = await socket.waitFor((m) => (m.type === 'live.answer' || m.type === 'error' ? m : undefined), ANSWER_TIMEOUT_MS, 'live.answer', o.signal);
   if (reply.type === 'error') throw new StreamError(reply.code, reply.message);
   log.bind(reply.sessionId);

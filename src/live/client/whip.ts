@@ -7,6 +7,7 @@ export interface WhipParams {
   model?: string;
   budgetMs?: number;
   record?: boolean;
+  store?: boolean;
   /** Pipeline fields that fit a query string (zones are set with live.configure). */
   classifier?: string;
   classes?: string[];
@@ -27,6 +28,7 @@ export function whipUrl(server: string, p: WhipParams): string {
   if (p.model !== undefined) u.searchParams.set('model', p.model);
   if (p.budgetMs !== undefined) u.searchParams.set('budgetMs', String(p.budgetMs));
   if (p.record !== undefined) u.searchParams.set('record', String(p.record));
+  if (p.store !== undefined) u.searchParams.set('store', String(p.store));
   if (p.classifier) u.searchParams.set('classifier', p.classifier);
   if (p.classes) u.searchParams.set('classes', p.classes.join(','));
   if (p.minScore !== undefined) u.searchParams.set('minScore', String(p.minScore));
