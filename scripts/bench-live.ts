@@ -1,6 +1,6 @@
 /**
  * `npm run bench:live [-- --seconds 60 --only blazeface:vp8,concurrent --concurrency 4 --model blazeface --codec vp8
- *   --ramp 1,2,4,8,16,24,32 --batch on|off|both --budget MS --no-build]`
+ *   --ramp 1,2,4,8,16,24,32 --batch on|off|both --budget MS --store on|off|both --no-build]`
  *
  * Live sessions end to end on this machine: builds the server (`npm run build`, unless --no-build), starts
  * it as a child process (`node dist/src/main.js`) on a free port with a temporary DATA_DIR (its embedded
@@ -12,7 +12,9 @@
  *   face's crop, tracking on as in every session); each single run prints its per-stage medians (detector,
  *   classifier, tracker) and the two-stage run is set against blazeface:vp8;
  * - `--concurrency` (4) simultaneous streams of `--model` (blazeface) in `--codec` (vp8).
- * `--only` picks runs by name (`model:codec`, or `concurrent`), comma separated.
+ * `--only` picks runs by name (`model:codec`, or `concurrent`), comma separated. `--store off` starts every
+ * stream with `store: false` (no stored detections); `--store both` runs the concurrent streams once more
+ * without them and prints what storing costs as a share of processed fps.
  *
  * Capacity: `--ramp 1,2,4,…` replaces the one concurrent run by one per N, in ascending order, stopping after
  * the first N the server does not sustain. Sustained: every stream ran to its end, the pooled server latency
@@ -502,6 +504,7 @@ const { values } = parseArgs({
     ramp: { type: 'string' },
     batch: { type: 'string' },
     budget: { type: 'string' },
+    store: { type: 'string', default: 'on' },
     'no-build': { type: 'boolean', default: false },
   },
 });
@@ -509,7 +512,7 @@ const { values } = parseArgs({
 function usage(problem?: string): never {
   if (problem) console.error(problem);
   console.error(
-    'usage: npm run bench:live [-- --seconds 60 --only blazeface:vp8,concurrent --concurrency 4 --model blazeface --codec vp8 --ramp 1,2,4,8 --batch on|off|both --budget MS --no-build]',
+    'usage: npm run bench:live [-- --seconds 60 --only blazeface:vp8,concurrent --concurrency 4 --model blazeface --codec vp8 --ramp 1,2,4,8 --batch on|off|both --budget MS --store on|off|both --no-build]',
   );
   process.exit(2);
 }
@@ -521,6 +524,7 @@ const budgetMs = values.budget === undefined ? undefined : Number(values.budget)
 const model = values.model;
 const codec: Codec = (['vp8', 'h264'] as const).find((c) => c === values.codec) ?? usage(`--codec: vp8 or h264, got ${values.codec}`);
 const batch = (['on', 'off', 'both'] as const).find((b) => b === values.batch);
+const store = (['on', 'off', 'both'] as const).find((b) => b === values.store) ?? usage(`--store: on, off or both, got ${values.store}`);
 const rampNs = values.ramp === undefined ? undefined : [...new Set(values.ramp.split(',').map(Number))].sort((a, b) => a - b);
 if (!(seconds > 0) || !isCount(concurrency) || (budgetMs !== undefined && !(budgetMs > 0))) usage();
 if (values.batch !== undefined && batch === undefined) usage(`--batch: on, off or both, got ${values.batch}`);
@@ -558,12 +562,12 @@ async function benchServer(url: string, label: string): Promise<Health | undefin
   const frames = streamsPerServer * seconds * FPS;
   const price = Number(process.env['PRICE_LIVE_FRAME'] ?? 0.5);
   const token = await benchUser(url, admin, Math.ceil(frames * price * 1.5) + 100);
-  const stream = async (model: string, codec: Codec, pipeline?: PipelineFields): Promise<Run> => {
+  const stream = async (model: string, codec: Codec, pipeline?: PipelineFields, keep = store !== 'off'): Promise<Run> => {
     const arrivals: number[] = [];
     const onMessage = (m: ServerMessage): void => {
       if (m.type === 'detections') arrivals.push(performance.now());
     };
-    return { sum: await streamFile({ server: url, token, file: clip, codec, fps: FPS, model, budgetMs, durationS: seconds, onMessage, ...(pipeline ? { pipeline } : {}) }), arrivals };
+    return { sum: await streamFile({ server: url, token, file: clip, codec, fps: FPS, model, budgetMs, durationS: seconds, onMessage, store: keep, ...(pipeline ? { pipeline } : {}) }), arrivals };
   };
   // With several server starts the results of each are told apart by their batch mode.
   const key = (name: string): string => (batchModes.length > 1 ? `${name} batch=${label}` : name);
@@ -601,7 +605,29 @@ async function benchServer(url: string, label: string): Promise<Health | undefin
     const all = pooled(runs);
     printFigures(`all ${concurrency}`, all);
     if (meanBatch !== undefined) console.log(`  ${''.padEnd(16)} mean batch ${meanBatch} frames per inference run`);
-    results[key('concurrent')] = { model, codec, streams: concurrency, ...(meanBatch === undefined ? {} : { meanBatch }), pooled: all, each };
+    results[key('concurrent')] = { model, codec, streams: concurrency, store: store !== 'off', ...(meanBatch === undefined ? {} : { meanBatch }), pooled: all, each };
+    if (store === 'both') {
+      // Without stored detections, alternating with runs that store them (on a busy small machine one pair is
+      // within the noise): the cost of storing them, as a ratio from this one run.
+      const rounds: { on: number; off: number }[] = [];
+      let bare = all;
+      for (let round = 0; round < 2; round++) {
+        console.log(`concurrent without stored detections (round ${round + 1}): ${concurrency} × ${model}:${codec} for ${seconds} s…`);
+        bare = pooled(await Promise.all(Array.from({ length: concurrency }, () => stream(model, codec, undefined, false))));
+        printFigures(`all ${concurrency}, store=off`, bare);
+        const on = round === 0 ? all : pooled(await Promise.all(Array.from({ length: concurrency }, () => stream(model, codec, undefined, true))));
+        if (round > 0) printFigures(`all ${concurrency}, store=on`, on);
+        rounds.push({ on: on.processedFps, off: bare.processedFps });
+      }
+      const onFps = rounds.reduce((a, r) => a + r.on, 0) / rounds.length;
+      const offFps = rounds.reduce((a, r) => a + r.off, 0) / rounds.length;
+      const cost = 1 - onFps / offFps;
+      console.log(
+        `  stored detections: ${onFps.toFixed(1)} fps processed against ${offFps.toFixed(1)} fps without, mean of ${rounds.length} rounds ` +
+          `(${rounds.map((r) => `${r.on.toFixed(1)}/${r.off.toFixed(1)}`).join(', ')}): ${(cost * 100).toFixed(1)}% of throughput`,
+      );
+      results[key('concurrent store=off')] = { model, codec, streams: concurrency, store: false, pooled: bare, rounds, storeCostPct: Math.round(cost * 1000) / 10 };
+    }
   }
   return health(url);
 }

@@ -49,6 +49,7 @@ import { removeStaleParts, STALE_PART_IDLE_MS } from './datasets/sweep.js';
 import { startEvents } from './events/index.js';
 import { USER_EVENTS_CHANNEL, type UserNotice } from './events/deliver.js';
 import { webhookRoutes } from './http/routes/webhooks.js';
+import { startRetention } from './lifecycle/retention.js';
 
 /** The repository root, found from this file whether it runs from src/ (tsx) or dist/src/ (built). */
 export const ROOT = (() => {
@@ -284,12 +285,15 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     logger,
   );
   let worker: JobWorker | undefined;
+  let retention: { stop(): Promise<void> } | undefined;
   const stopBalanceEvents = onBalanceChange((userId, milli) => wsHub.publish(userTopic(userId), { type: 'balance', balance: toTokens(milli) }));
   let port: number;
   try {
     await jobEvents.start();
     if (config.jobs.inlineWorker) worker = startJobWorker({ config, db, engine, logger, metrics, databaseUrl: database.url, events: events.webhooks });
     port = await server.listen();
+    // Retention and repair: what is older than RETENTION_*_DAYS, and files a crash left without rows.
+    retention = startRetention({ db, config, logger, metrics });
   } catch (err) {
     clearInterval(partSweeper);
     stopBalanceEvents();
@@ -348,6 +352,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
         server.stopAccepting();
         clearInterval(partSweeper);
         clearInterval(renewer);
+        await retention?.stop();
         await live.close(); // sessions end as `stopped`: recordings finalised, tokens settled, clients told
         // A job item still running when the grace period is up is left to the queue, which hands it to another worker.
         await worker?.close(left());

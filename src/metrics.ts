@@ -83,6 +83,7 @@ export class Metrics {
   readonly httpRequests = this.#counter('lookout_http_requests_total', 'HTTP requests answered, by route pattern (e.g. /api/v1/jobs/:id) and status.', ['method', 'route', 'status']);
   readonly httpDuration = this.#histogram('lookout_http_request_duration_seconds', 'HTTP request handling time, by route pattern.', ['method', 'route'], HTTP_BUCKETS);
   readonly rateLimited = this.#counter('lookout_rate_limited_total', 'Requests refused with 429, by limit.', ['limit']);
+  readonly retentionRemoved = this.#counter('lookout_retention_removed_total', 'What retention and repair sweeps removed, by kind: recordings, job_results (finished jobs purged), live_detections (frames), orphan_files (files no row pointed at), dangling_rows (rows whose file was missing, repaired).', ['kind']);
   readonly liveBatchSize = this.#histogram(
     'lookout_live_batch_size',
     'Live frames per inference run (1 unless batching across sessions is on; see LIVE_BATCH).',
