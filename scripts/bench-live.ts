@@ -545,7 +545,9 @@ const batchModes: (BatchMode | undefined)[] = batch === 'both' ? ['off', 'on'] :
 const batchLabel = (mode: BatchMode | undefined): string => mode ?? process.env['LIVE_BATCH'] ?? 'auto';
 /** The stream counts of the concurrent runs on each server. */
 const concurrentNs = withConcurrent ? (rampNs ?? [concurrency]) : [];
-const streamsPerServer = chosen.length + concurrentNs.reduce((a, n) => a + n, 0);
+/** `--store both`: rounds of (store off, store on) after the concurrent run. */
+const STORE_ROUNDS = 2;
+const streamsPerServer = chosen.length + concurrentNs.reduce((a, n) => a + n, 0) + (store === 'both' && withConcurrent ? 2 * STORE_ROUNDS * concurrency : 0);
 
 if (!values['no-build']) await run('npm', ['run', 'build', '--silent'], root);
 const tmp = await mkdtemp(join(tmpdir(), 'lookout-bench-live-'));
@@ -607,17 +609,20 @@ async function benchServer(url: string, label: string): Promise<Health | undefin
     if (meanBatch !== undefined) console.log(`  ${''.padEnd(16)} mean batch ${meanBatch} frames per inference run`);
     results[key('concurrent')] = { model, codec, streams: concurrency, store: store !== 'off', ...(meanBatch === undefined ? {} : { meanBatch }), pooled: all, each };
     if (store === 'both') {
-      // Without stored detections, alternating with runs that store them (on a busy small machine one pair is
-      // within the noise): the cost of storing them, as a ratio from this one run.
+      // After the first run (which also warms the server up), rounds of the same streams without and with stored
+      // detections, the order swapped each round: the cost of storing them, as a ratio from this one run.
       const rounds: { on: number; off: number }[] = [];
       let bare = all;
-      for (let round = 0; round < 2; round++) {
-        console.log(`concurrent without stored detections (round ${round + 1}): ${concurrency} × ${model}:${codec} for ${seconds} s…`);
-        bare = pooled(await Promise.all(Array.from({ length: concurrency }, () => stream(model, codec, undefined, false))));
-        printFigures(`all ${concurrency}, store=off`, bare);
-        const on = round === 0 ? all : pooled(await Promise.all(Array.from({ length: concurrency }, () => stream(model, codec, undefined, true))));
-        if (round > 0) printFigures(`all ${concurrency}, store=on`, on);
-        rounds.push({ on: on.processedFps, off: bare.processedFps });
+      for (let round = 1; round <= STORE_ROUNDS; round++) {
+        const both: Record<'on' | 'off', number> = { on: 0, off: 0 };
+        for (const keep of round % 2 === 1 ? [false, true] : [true, false]) {
+          console.log(`concurrent, round ${round}, store=${keep ? 'on' : 'off'}: ${concurrency} × ${model}:${codec} for ${seconds} s…`);
+          const p = pooled(await Promise.all(Array.from({ length: concurrency }, () => stream(model, codec, undefined, keep))));
+          printFigures(`all ${concurrency}, store=${keep ? 'on' : 'off'}`, p);
+          both[keep ? 'on' : 'off'] = p.processedFps;
+          if (!keep) bare = p;
+        }
+        rounds.push(both);
       }
       const onFps = rounds.reduce((a, r) => a + r.on, 0) / rounds.length;
       const offFps = rounds.reduce((a, r) => a + r.off, 0) / rounds.length;

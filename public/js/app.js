@@ -15,6 +15,7 @@ const VIEWS = {
   history: () => import('./views/history.js'),
   tokens: () => import('./views/tokens.js'),
   keys: () => import('./views/keys.js'),
+  webhooks: () => import('./views/webhooks.js'),
   phone: () => import('./views/phone.js'),
   admin: () => import('./views/admin.js'),
 };
@@ -84,6 +85,7 @@ function renderHeader() {
 }
 
 socket.on('balance', (msg) => ctx.setBalance(msg.balance));
+socket.on('webhook.disabled', (msg) => ctx.flash(`Your webhook to ${msg.url} was turned off: ${msg.reason} Turn it on again on the Webhooks page once it works.`));
 // Every API call that finds the session gone sends the page to the sign-in form.
 onUnauthenticated(() => {
   if (!user) return;

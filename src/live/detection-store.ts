@@ -1,15 +1,15 @@
 /**
- * Keeps a live session's detections: each processed frame's objects become a row of live_detections, written
- * in batches (one multi-row INSERT per BATCH_ROWS frames or FLUSH_MS, whichever comes first), never a write per
- * frame on the hot path. Writes run one at a time in order; `close` writes what is left, so by the time the
- * session is marked ended every processed frame is stored. A failed write is logged and its frames are lost
- * (the session goes on).
+ * Keeps live sessions' detections: each processed frame's objects become a row of live_detections. One store per
+ * server collects the rows of every session and writes them in batches (one multi-row INSERT per FLUSH_MS or
+ * BATCH_ROWS frames, whichever comes first), never a write per frame on the hot path. Writes run one at a time in
+ * order; `flush` writes what is pending and waits, so a session that ends has every processed frame stored before
+ * it reads as ended. A failed write is logged and its frames are lost (the sessions go on).
  */
 import type { Db } from '../db/schema.js';
 import type { Logger } from '../log.js';
 import type { DetectionsMessage } from './messages.js';
 
-const BATCH_ROWS = 100;
+const BATCH_ROWS = 500;
 const FLUSH_MS = 1000;
 
 interface Row {
@@ -22,16 +22,14 @@ interface Row {
 
 export class DetectionStore {
   readonly #db: Db;
-  readonly #sessionId: string;
   readonly #logger: Logger;
   #rows: Row[] = [];
   #writing: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
   #stored = 0;
 
-  constructor(db: Db, sessionId: string, logger: Logger) {
+  constructor(db: Db, logger: Logger) {
     this.#db = db;
-    this.#sessionId = sessionId;
     this.#logger = logger;
   }
 
@@ -40,16 +38,16 @@ export class DetectionStore {
     return this.#stored;
   }
 
-  add(m: DetectionsMessage, tMs: number): void {
-    this.#rows.push({ session_id: this.#sessionId, frame: m.frame, t_ms: tMs, rtp_timestamp: m.rtpTimestamp, objects: JSON.stringify(m.objects) });
-    if (this.#rows.length >= BATCH_ROWS) this.#flush();
-    else this.#timer ??= setTimeout(() => this.#flush(), FLUSH_MS);
+  add(sessionId: string, m: DetectionsMessage, tMs: number): void {
+    this.#rows.push({ session_id: sessionId, frame: m.frame, t_ms: tMs, rtp_timestamp: m.rtpTimestamp, objects: JSON.stringify(m.objects) });
+    if (this.#rows.length >= BATCH_ROWS) this.#write();
+    else this.#timer ??= setTimeout(() => this.#write(), FLUSH_MS);
   }
 
-  #flush(): void {
+  #write(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#rows.length === 0) return;
+    if (this.#rows.length === 0) return this.#writing;
     const rows = this.#rows;
     this.#rows = [];
     this.#writing = this.#writing.then(async () => {
@@ -57,14 +55,14 @@ export class DetectionStore {
         await this.#db.insertInto('live_detections').values(rows).onConflict((oc) => oc.doNothing()).execute();
         this.#stored += rows.length;
       } catch (err) {
-        this.#logger.error({ err, sessionId: this.#sessionId, frames: rows.length }, 'live: storing detections failed');
+        this.#logger.error({ err, frames: rows.length, sessions: new Set(rows.map((r) => r.session_id)).size }, 'live: storing detections failed');
       }
     });
+    return this.#writing;
   }
 
-  /** Writes what is left and waits for every write. */
-  async close(): Promise<void> {
-    this.#flush();
-    await this.#writing;
+  /** Writes what is pending (every session's) and waits for every write. */
+  flush(): Promise<void> {
+    return this.#write();
   }
 }

@@ -21,6 +21,7 @@ import type { LiveEvent } from './messages.js';
 import { closeAbandonedSessions, getLiveSession, toPublicSession } from './repo.js';
 import { DetectorScheduler } from './scheduler.js';
 import { LiveSession } from './session.js';
+import { DetectionStore } from './detection-store.js';
 
 const SWEEP_INTERVAL_MS = 60_000;
 
@@ -51,6 +52,7 @@ export class LiveManager {
   readonly #d: LiveManagerDeps;
   readonly #sessions = new Map<string, LiveSession>();
   readonly #schedulers = new Map<string, DetectorScheduler>();
+  readonly #detections: DetectionStore;
   /** Starts in progress count against the limits too. */
   #starting = new Map<string, number>();
   #closed = false;
@@ -58,6 +60,7 @@ export class LiveManager {
 
   constructor(deps: LiveManagerDeps) {
     this.#d = deps;
+    this.#detections = new DetectionStore(deps.db, deps.logger);
   }
 
   /** Prepares the recordings folder and closes sessions a previous process left open. */
@@ -163,6 +166,7 @@ export class LiveManager {
           pipeline,
           onEnded: (s) => this.#sessions.delete(s.id),
           onEvent: (s, ev) => this.#toWebhooks(s, ev),
+          detections: this.#detections,
         },
         { userId: o.userId, sdp: o.sdp, via: o.via, budgetMs, record, store },
       );
@@ -185,6 +189,7 @@ export class LiveManager {
     clearInterval(this.#sweeper);
     await Promise.all([...this.#sessions.values()].map((s) => s.end('stopped', 'The server is shutting down.')));
     for (const s of this.#schedulers.values()) s.close();
+    await this.#detections.flush();
   }
 
   /** live.track (a track started), live.zone and live.ended (with the saved session) go to the owner's webhooks. */

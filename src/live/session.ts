@@ -28,7 +28,7 @@ import { RtpClock } from './ivf.js';
 import { LatencyHistogram, LatencyWindow, round1 } from './latency.js';
 import type { LivePipeline } from './live-pipeline.js';
 import type { ChannelError, ConfiguredMessage, DetectionsMessage, LiveEvent, LiveStats } from './messages.js';
-import { DetectionStore } from './detection-store.js';
+import type { DetectionStore } from './detection-store.js';
 import { finishLiveSession, insertLiveSession, setRecordingPath, updateLiveProgress, type LiveProgress } from './repo.js';
 import type { DetectorScheduler, FrameSource } from './scheduler.js';
 import { announceAddress, assertVideoOffer, countLines, liveCodecOf, MAX_ICE_CANDIDATES, MAX_ICE_PER_REQUEST } from './sdp.js';
@@ -53,6 +53,8 @@ export interface LiveSessionDeps {
    * milli-tokens from the session's credit (classified crops), false when it does not cover them.
    */
   readonly pipeline: (sessionId: string, spend: (milli: number) => boolean) => LivePipeline;
+  /** Where sessions that keep their detections store them (one per server, batched across sessions). */
+  readonly detections: DetectionStore;
   /** Hears every event the session publishes, after its subscribers (webhooks). */
   readonly onEvent?: (session: LiveSession, event: LiveEvent) => void;
 }
@@ -149,7 +151,7 @@ export class LiveSession implements FrameSource {
     this.#lastRtpAt = performance.now();
     this.#recordingPath = req.record ? path.join(deps.recordingsDir, id) : undefined; // extension once the codec is known
     this.#stage = deps.pipeline(id, (milli) => this.#billing.trySpend(milli));
-    this.#store = req.store ? new DetectionStore(deps.db, id, deps.logger) : undefined;
+    this.#store = req.store ? deps.detections : undefined;
     this.#billing = new LiveBilling(deps.db, {
       userId: req.userId,
       sessionId: id,
@@ -484,7 +486,7 @@ export class LiveSession implements FrameSource {
       m.liveStage.observe({ model, stage: 'total' }, totalMs / 1000);
     }
     this.#sendDataChannel(message);
-    this.#store?.add(message, Math.round(p.meta.ptsMs * 10) / 10);
+    this.#store?.add(this.id, message, Math.round(p.meta.ptsMs * 10) / 10);
     this.#publish(message);
     for (const ev of stage.events) {
       this.#sendDataChannel(ev);
@@ -633,7 +635,7 @@ export class LiveSession implements FrameSource {
         this.#d.logger.error({ err, sessionId: this.id }, 'live: final settlement failed');
       }
       const recordingPath = await this.#keptRecording();
-      await this.#store?.close(); // every processed frame is stored before the session reads as ended
+      await this.#store?.flush(); // every processed frame is stored before the session reads as ended
       try {
         await finishLiveSession(this.#d.db, this.id, this.#progress(), { reason, recordingPath });
       } catch (err) {

@@ -41,7 +41,7 @@ export async function startReceiver(answer: Receiver['answer'] = () => 200): Pro
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  return Object.assign(r, {
+  const self: Receiver = Object.assign(r, {
     url: `http://127.0.0.1:${port}/hook`,
     port,
     received,
@@ -58,5 +58,6 @@ export async function startReceiver(answer: Receiver['answer'] = () => 200): Pro
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
-  }) as Receiver;
+  });
+  return self;
 }

@@ -1,6 +1,7 @@
-// Past live sessions with their figures, and one session's recording.
+// Past live sessions with their figures, and one session's recording played with its detections drawn over it.
 import { api } from '../api.js';
 import { cardTable, definitionList, duration, errorBox, fill, h, labelCells, ms, tokens, when } from '../dom.js';
+import { playback } from './playback.js';
 
 const REASONS = { stopped: 'stopped', disconnected: 'disconnected', insufficient_tokens: 'out of tokens', error: 'error' };
 const PAGE = 50;
@@ -94,17 +95,22 @@ async function renderOne(main, id) {
     { class: 'stats narrow' },
   );
   const src = `/api/v1/live-sessions/${s.id}/recording`;
+  let player;
   main.append(
     h('div', { class: 'panel' }, dl),
     h('h2', null, 'Recording'),
     s.hasRecording
-      ? h('div', null, h('video', { class: 'recording', src, controls: true, preload: 'metadata', playsinline: true, 'aria-label': 'Recording of the session' }), h('p', null, h('a', { href: src, download: '' }, 'Download the recording')))
+      ? h('div', null, (player = playback(s, src)).el, h('p', null, h('a', { href: src, download: '' }, 'Download the recording')))
       : h('p', { class: 'muted' }, 'This session was not recorded.'),
   );
+  if (s.storesDetections) {
+    const base = `/api/v1/live-sessions/${s.id}/detections`;
+    main.append(h('p', null, 'Detections: ', h('a', { href: `${base}?format=csv`, download: '' }, 'CSV'), ' · ', h('a', { href: `${base}?format=ndjson`, download: `lookout-${s.id}.ndjson` }, 'NDJSON')));
+  }
   if (s.state !== 'live') {
-    const del = h('button', { type: 'button', class: 'danger' }, 'Delete session and recording');
+    const del = h('button', { type: 'button', class: 'danger' }, 'Delete session, recording and detections');
     del.addEventListener('click', async () => {
-      if (!window.confirm('Delete this session and its recording? This cannot be undone.')) return;
+      if (!window.confirm('Delete this session, its recording and its stored detections? This cannot be undone.')) return;
       try {
         await api('DELETE', `/live-sessions/${s.id}`);
         location.hash = '#/history';
@@ -114,4 +120,5 @@ async function renderOne(main, id) {
     });
     main.append(h('p', { class: 'actions' }, del));
   }
+  return () => player?.stop();
 }

@@ -56,7 +56,7 @@ describe('stored live detections', () => {
     // CSV: one row per object.
     const csv = await s.call('GET', `${path}?format=csv`, { token });
     expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
-    const rows = parse(await csv.text(), { columns: true }) as Record<string, string>[];
+    const rows = parse<Record<string, string>>(await csv.text(), { columns: true });
     const objects = paged.flatMap((f) => f.objects.map((o) => ({ f, o })));
     expect(rows).toHaveLength(objects.length);
     expect(rows.length).toBeGreaterThan(50);
