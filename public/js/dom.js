@@ -143,3 +143,15 @@ export function cardTable(columns, body, attrs = {}) {
 export function definitionList(pairs, attrs = {}) {
   return h('dl', attrs, pairs.flatMap(([term, value]) => [h('dt', null, term), value instanceof HTMLElement && value.tagName === 'DD' ? value : h('dd', null, value)]));
 }
+
+/**
+ * A secret shown once (an API key, a webhook's signing secret): the message, the value selected in a read-only
+ * field, and a Copy button. Replaces what `where` held.
+ */
+export function showSecretOnce(where, message, value, label) {
+  const field = h('input', { value, readonly: true, 'aria-label': label, class: 'mono key-field' });
+  where.replaceChildren(
+    h('div', { class: 'panel', role: 'status' }, h('p', null, ...message), h('div', { class: 'row' }, field, h('button', { type: 'button', onclick: () => void navigator.clipboard?.writeText(value) }, 'Copy'))),
+  );
+  field.select();
+}

@@ -1,6 +1,6 @@
 // API keys: create one (its secret shown once, to copy), list them by prefix with their last use, revoke.
 import { api } from '../api.js';
-import { cardTable, errorBox, fillList, h, onSubmit, when } from '../dom.js';
+import { cardTable, errorBox, fillList, h, onSubmit, showSecretOnce, when } from '../dom.js';
 
 export async function render(main) {
   document.title = 'API keys · Lookout';
@@ -20,16 +20,7 @@ export async function render(main) {
       name: String(data.get('name')).trim(),
       ...(expires ? { expiresAt: new Date(`${expires}T23:59:59Z`).toISOString() } : {}),
     });
-    const field = h('input', { value: key, readonly: true, 'aria-label': 'The new key', class: 'mono key-field' });
-    created.replaceChildren(
-      h(
-        'div',
-        { class: 'panel', role: 'status' },
-        h('p', null, h('strong', null, `Key “${apiKey.name}” created.`), ' Copy it now: it is not shown again.'),
-        h('div', { class: 'row' }, field, h('button', { type: 'button', onclick: () => void navigator.clipboard?.writeText(key) }, 'Copy')),
-      ),
-    );
-    field.select();
+    showSecretOnce(created, [h('strong', null, `Key “${apiKey.name}” created.`), ' Copy it now: it is not shown again.'], key, 'The new key');
     form.reset();
     await load();
   });

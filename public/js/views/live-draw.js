@@ -9,6 +9,25 @@ export function boxLabel(o) {
   return `${track}${o.label} ${Math.round(o.score * 100)}%${cls}`;
 }
 
+/**
+ * Sizes the canvas to its box at the screen's pixel density and clears it; returns the 2D context (in CSS pixels)
+ * and the box's size, or undefined without a context.
+ */
+export function clearCanvas(canvas) {
+  const dpr = window.devicePixelRatio || 1;
+  const w = canvas.clientWidth;
+  const h = canvas.clientHeight;
+  if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
+    canvas.width = Math.round(w * dpr);
+    canvas.height = Math.round(h * dpr);
+  }
+  const g = canvas.getContext('2d');
+  if (!g) return undefined;
+  g.setTransform(dpr, 0, 0, dpr, 0, 0);
+  g.clearRect(0, 0, w, h);
+  return { g, w, h };
+}
+
 /** Where the video's picture lies in the element ("contain"): offset and size in CSS pixels. */
 export function pictureRect(cw, ch, vw, vh) {
   const scale = Math.min(cw / vw, ch / vh);

@@ -2,7 +2,7 @@
 // WebSocket) and are drawn over the video, scaled from the frame the server saw to the size shown here.
 import { api } from '../api.js';
 import { definitionList, errorBox, fill, h, ms, tokens } from '../dom.js';
-import { boxLabel, drawBoxes, drawZones, pictureRect } from './live-draw.js';
+import { boxLabel, clearCanvas, drawBoxes, drawZones, pictureRect } from './live-draw.js';
 import { iceGathered, offer } from './live-signal.js';
 import { pipelineControls, splitModels } from './pipeline-controls.js';
 
@@ -157,17 +157,9 @@ export async function render(main, ctx) {
   const draw = () => {
     if (!s) return;
     s.raf = requestAnimationFrame(draw);
-    const dpr = window.devicePixelRatio || 1;
-    const cw = canvas.clientWidth;
-    const ch = canvas.clientHeight;
-    if (canvas.width !== Math.round(cw * dpr) || canvas.height !== Math.round(ch * dpr)) {
-      canvas.width = Math.round(cw * dpr);
-      canvas.height = Math.round(ch * dpr);
-    }
-    const g = canvas.getContext('2d');
-    if (!g) return;
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    g.clearRect(0, 0, cw, ch);
+    const cleared = clearCanvas(canvas);
+    if (!cleared) return;
+    const { g, w: cw, h: ch } = cleared;
     const d = s.latest;
     const vw = video.videoWidth;
     const vh = video.videoHeight;

@@ -2,7 +2,7 @@
 // gets the boxes of the stored frame at that time (`t`, ms since the first frame, is the recording's clock).
 // Frames the server skipped keep the last boxes for up to HOLD_MS. Detections stream in as NDJSON while playing.
 import { h } from '../dom.js';
-import { drawBoxes, pictureRect } from './live-draw.js';
+import { clearCanvas, drawBoxes, pictureRect } from './live-draw.js';
 
 const HOLD_MS = 250;
 
@@ -49,17 +49,9 @@ export function playback(session, src) {
   let stopped = false;
 
   const draw = (mediaTime) => {
-    const w = canvas.clientWidth;
-    const hgt = canvas.clientHeight;
-    const dpr = window.devicePixelRatio || 1;
-    if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(hgt * dpr)) {
-      canvas.width = Math.round(w * dpr);
-      canvas.height = Math.round(hgt * dpr);
-    }
-    const g = canvas.getContext('2d');
-    if (!g) return;
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    g.clearRect(0, 0, w, hgt);
+    const cleared = clearCanvas(canvas);
+    if (!cleared) return;
+    const { g, w, h: hgt } = cleared;
     const ms = mediaTime * 1000;
     const i = frameAt(frames, ms + 1);
     const f = i >= 0 && ms - frames[i].t <= HOLD_MS ? frames[i] : undefined;

@@ -1,7 +1,7 @@
 // Webhooks: subscribe a URL to events (the signing secret shown once), see each one's state and its deliveries,
 // retry a delivery, turn a webhook off and on, remove it. A webhook disabled after sustained failure says why.
 import { api } from '../api.js';
-import { cardTable, errorBox, fillList, h, onSubmit, when } from '../dom.js';
+import { cardTable, errorBox, fillList, h, onSubmit, showSecretOnce, when } from '../dom.js';
 
 const EVENTS = {
   'job.completed': 'a job completed',
@@ -34,16 +34,8 @@ export async function render(main, ctx) {
   onSubmit(form, box, async (data) => {
     const events = data.getAll('events').map(String);
     const { webhook, secret } = await api('POST', '/webhooks', { url: String(data.get('url')).trim(), events, description: String(data.get('description') ?? '').trim() || undefined });
-    const field = h('input', { value: secret, readonly: true, 'aria-label': 'The signing secret', class: 'mono key-field' });
-    created.replaceChildren(
-      h(
-        'div',
-        { class: 'panel', role: 'status' },
-        h('p', null, h('strong', null, `Webhook to ${webhook.url} added.`), ' Its signing secret is shown once: verify each delivery’s ', h('code', null, 'webhook-signature'), ' with it (any Standard Webhooks library does).'),
-        h('div', { class: 'row' }, field, h('button', { type: 'button', onclick: () => void navigator.clipboard?.writeText(secret) }, 'Copy')),
-      ),
-    );
-    field.select();
+    const message = [h('strong', null, `Webhook to ${webhook.url} added.`), ' Its signing secret is shown once: verify each delivery’s ', h('code', null, 'webhook-signature'), ' with it (any Standard Webhooks library does).'];
+    showSecretOnce(created, message, secret, 'The signing secret');
     form.reset();
     await load();
   });
