@@ -40,8 +40,8 @@ export class DetectionStore {
 
   add(sessionId: string, m: DetectionsMessage, tMs: number): void {
     this.#rows.push({ session_id: sessionId, frame: m.frame, t_ms: tMs, rtp_timestamp: m.rtpTimestamp, objects: JSON.stringify(m.objects) });
-    if (this.#rows.length >= BATCH_ROWS) this.#write();
-    else this.#timer ??= setTimeout(() => this.#write(), FLUSH_MS);
+    if (this.#rows.length >= BATCH_ROWS) void this.#write();
+    else this.#timer ??= setTimeout(() => void this.#write(), FLUSH_MS);
   }
 
   #write(): Promise<void> {

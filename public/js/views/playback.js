@@ -41,7 +41,7 @@ async function streamFrames(url, frames, onProgress) {
 
 /** The player: a video with a canvas over it; returns the element and a cleanup function. */
 export function playback(session, src) {
-  const video = h('video', { src, controls: true, preload: 'metadata', playsinline: true, muted: true, 'aria-label': 'Recording of the session, with its detections drawn over it' });
+  const video = h('video', { class: 'recording', src, controls: true, preload: 'metadata', playsinline: true, muted: true, 'aria-label': 'Recording of the session, with its detections drawn over it' });
   const canvas = h('canvas', { 'aria-hidden': 'true', dataset: { frame: '' } });
   const status = h('p', { class: 'muted', 'aria-live': 'polite' }, session.storesDetections ? 'Loading the detections…' : 'This session did not keep its detections: the recording plays without boxes.');
   const stage = h('div', { class: 'stage playback' }, video, canvas);
