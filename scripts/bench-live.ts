@@ -1,6 +1,6 @@
 /**
  * `npm run bench:live [-- --seconds 60 --only blazeface:vp8,concurrent --concurrency 4 --model blazeface --codec vp8
- *   --ramp 1,2,4,8,16,24,32 --batch on|off|both --budget MS --store on|off|both --no-build]`
+ *   --ramp 1,2,4,8,16,24,32 --batch on|off|both --budget MS --store on|off|both --store-rounds 2 --no-build]`
  *
  * Live sessions end to end on this machine: builds the server (`npm run build`, unless --no-build), starts
  * it as a child process (`node dist/src/main.js`) on a free port with a temporary DATA_DIR (its embedded
@@ -13,8 +13,9 @@
  *   classifier, tracker) and the two-stage run is set against blazeface:vp8;
  * - `--concurrency` (4) simultaneous streams of `--model` (blazeface) in `--codec` (vp8).
  * `--only` picks runs by name (`model:codec`, or `concurrent`), comma separated. `--store off` starts every
- * stream with `store: false` (no stored detections); `--store both` runs the concurrent streams once more
- * without them and prints what storing costs as a share of processed fps.
+ * stream with `store: false` (no stored detections); `--store both` runs the concurrent streams
+ * `--store-rounds` (2) more times each without and with them, the order swapped each round, and prints what
+ * storing costs as a share of processed fps.
  *
  * Capacity: `--ramp 1,2,4,…` replaces the one concurrent run by one per N, in ascending order, stopping after
  * the first N the server does not sustain. Sustained: every stream ran to its end, the pooled server latency
@@ -505,6 +506,7 @@ const { values } = parseArgs({
     batch: { type: 'string' },
     budget: { type: 'string' },
     store: { type: 'string', default: 'on' },
+    'store-rounds': { type: 'string', default: '2' },
     'no-build': { type: 'boolean', default: false },
   },
 });
@@ -512,7 +514,7 @@ const { values } = parseArgs({
 function usage(problem?: string): never {
   if (problem) console.error(problem);
   console.error(
-    'usage: npm run bench:live [-- --seconds 60 --only blazeface:vp8,concurrent --concurrency 4 --model blazeface --codec vp8 --ramp 1,2,4,8 --batch on|off|both --budget MS --store on|off|both --no-build]',
+    'usage: npm run bench:live [-- --seconds 60 --only blazeface:vp8,concurrent --concurrency 4 --model blazeface --codec vp8 --ramp 1,2,4,8 --batch on|off|both --budget MS --store on|off|both --store-rounds 2 --no-build]',
   );
   process.exit(2);
 }
@@ -546,7 +548,8 @@ const batchLabel = (mode: BatchMode | undefined): string => mode ?? process.env[
 /** The stream counts of the concurrent runs on each server. */
 const concurrentNs = withConcurrent ? (rampNs ?? [concurrency]) : [];
 /** `--store both`: rounds of (store off, store on) after the concurrent run. */
-const STORE_ROUNDS = 2;
+const STORE_ROUNDS = Number(values['store-rounds']);
+if (!isCount(STORE_ROUNDS)) usage(`--store-rounds: a whole number of rounds, got ${values['store-rounds']}`);
 const streamsPerServer = chosen.length + concurrentNs.reduce((a, n) => a + n, 0) + (store === 'both' && withConcurrent ? 2 * STORE_ROUNDS * concurrency : 0);
 
 if (!values['no-build']) await run('npm', ['run', 'build', '--silent'], root);

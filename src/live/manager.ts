@@ -66,18 +66,25 @@ export class LiveManager {
   /** Prepares the recordings folder and closes sessions a previous process left open. */
   async init(): Promise<void> {
     await mkdir(this.#d.config.recordingsDir, { recursive: true });
-    await this.#sweep();
+    // At start-up, every session still 'live' under this node's id was left by a previous process.
+    await this.sweepAbandoned(true);
     // A process that crashed moments before this one started still had fresh heartbeats: look again later.
-    this.#sweeper = setInterval(() => void this.#sweep(), SWEEP_INTERVAL_MS);
+    this.#sweeper = setInterval(() => void this.sweepAbandoned(false), SWEEP_INTERVAL_MS);
     this.#sweeper.unref();
   }
 
-  async #sweep(): Promise<void> {
+  /**
+   * Closes sessions a stopped process left open: those without a heartbeat for 30 s and, at start-up only
+   * (`startUp`), all of this node's. Later sweeps must not take this node's own sessions: they are running here.
+   */
+  async sweepAbandoned(startUp: boolean): Promise<number> {
     try {
-      const closed = await closeAbandonedSessions(this.#d.db, 30, this.#d.config.nodeId);
+      const closed = await closeAbandonedSessions(this.#d.db, 30, startUp ? this.#d.config.nodeId : undefined);
       if (closed > 0) this.#d.logger.warn({ sessions: closed }, 'closed live sessions left open by a stopped process (refunded their unspent tokens)');
+      return closed;
     } catch (err) {
       this.#d.logger.error({ err }, 'live: sweeping abandoned sessions failed');
+      return 0;
     }
   }
 

@@ -131,6 +131,29 @@ describe('tokens', () => {
     expect(row).toMatchObject({ state: 'ended', endReason: 'insufficient_tokens', tokensCharged: 5 });
   }, 60_000);
 
+  it('the periodic sweep for abandoned sessions leaves a running session alone: it ends as it should, charged for every frame', async () => {
+    // The sweep used to close every 'live' session of this node, running ones too: a session older than a
+    // minute read as ended/error while it ran, its hold was refunded and its later frames were never charged.
+    const u = await signUp(s);
+    await topUp(u.email, 95); // 100 tokens: 200 frames
+    let swept: Promise<number> | undefined;
+    const sum = await streamFile({
+      server: s.url, token: u.token, file: clip, codec: 'vp8', fps: 15, model: 'blazeface', record: false, durationS: 4,
+      onMessage: (m) => {
+        if (m.type === 'detections' && m.frame >= 15) swept ??= s.app.deps.live.sweepAbandoned(false);
+      },
+    });
+    expect(await swept).toBe(0);
+    expect(sum.ended?.reason).toBe('stopped');
+    const processed = sum.ended!.stats.framesProcessed;
+    expect(processed).toBeGreaterThan(20);
+    expect(sum.ended!.stats.tokensCharged).toBe(processed * 0.5);
+    const [row] = await sessions(u.token);
+    expect(row).toMatchObject({ state: 'ended', endReason: 'stopped', tokensCharged: processed * 0.5 });
+    const balance = ((await (await s.call('GET', '/api/v1/tokens', { token: u.token })).json()) as { balance: number }).balance;
+    expect(balance).toBe(100 - processed * 0.5);
+  }, 60_000);
+
   it('an empty balance cannot start a session, and nothing is left behind', async () => {
     const u = await signUp(s);
     const once = await streamFile({ server: s.url, token: u.token, file: clip, codec: 'vp8', fps: 30, model: 'blazeface', record: false, durationS: 10 });
