@@ -109,9 +109,10 @@ try {
     const aloneFrame = await alone(() => d.detectFrame(rgb), 60);
     const img = await runJob(token, imgDs.id, model);
     const vid = await runJob(token, vidDs.id, model);
-    out[model] = { images: { ...img, detectorAlonePerS: aloneImage }, video: { ...vid, detectorAlonePerS: aloneFrame } };
-    console.log(`  ${model.padEnd(10)} images: ${img.itemsPerS} /s in a job (${img.items} in ${img.seconds} s) vs ${aloneImage} /s detector alone (decode + detect)`);
-    console.log(`  ${''.padEnd(10)} video:  ${vid.itemsPerS} frames/s in a job (${vid.items} in ${vid.seconds} s, with the annotated re-encode) vs ${aloneFrame} /s detector alone`);
+    out[model] = { images: { ...img, detectorAlonePerS: aloneImage, ratio: Math.round((img.itemsPerS / aloneImage) * 100) / 100 }, video: { ...vid, detectorAlonePerS: aloneFrame, ratio: Math.round((vid.itemsPerS / aloneFrame) * 100) / 100 } };
+    const pct = (a: number, b: number): string => `${Math.round((a / b) * 100)}%`;
+    console.log(`  ${model.padEnd(10)} images: ${img.itemsPerS} /s in a job (${img.items} in ${img.seconds} s) vs ${aloneImage} /s detector alone (decode + detect): ${pct(img.itemsPerS, aloneImage)}`);
+    console.log(`  ${''.padEnd(10)} video:  ${vid.itemsPerS} frames/s in a job (${vid.items} in ${vid.seconds} s, with the annotated re-encode) vs ${aloneFrame} /s detector alone: ${pct(vid.itemsPerS, aloneFrame)}`);
   }
   await mkdir(path.join(root, 'bench/results'), { recursive: true });
   const file = path.join(root, 'bench/results', `jobs-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

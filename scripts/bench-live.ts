@@ -1,6 +1,6 @@
 /**
  * `npm run bench:live [-- --seconds 60 --only blazeface:vp8,concurrent --concurrency 4 --model blazeface --codec vp8
- *   --ramp 1,2,4,8,16,24,32 --batch on|off|both --budget MS --store on|off|both --store-rounds 2 --no-build]`
+ *   --ramp 1,2,4,8,16,24,32 --batch on|off|both --budget MS --store on|off|both --store-rounds 2 --fps 30 --no-build]`
  *
  * Live sessions end to end on this machine: builds the server (`npm run build`, unless --no-build), starts
  * it as a child process (`node dist/src/main.js`) on a free port with a temporary DATA_DIR (its embedded
@@ -15,7 +15,8 @@
  * `--only` picks runs by name (`model:codec`, or `concurrent`), comma separated. `--store off` starts every
  * stream with `store: false` (no stored detections); `--store both` runs the concurrent streams
  * `--store-rounds` (2) more times each without and with them, the order swapped each round, and prints what
- * storing costs as a share of processed fps.
+ * storing costs as a share of processed fps, and what the store's writes took (its metrics). `--fps` (30) sets
+ * the source's frame rate: `--fps 60 --only nanodet:vp8` is the overload case (a model slower than the frames).
  *
  * Capacity: `--ramp 1,2,4,…` replaces the one concurrent run by one per N, in ascending order, stopping after
  * the first N the server does not sustain. Sustained: every stream ran to its end, the pooled server latency
@@ -46,7 +47,6 @@ import { streamFile, type DetectionsMessage, type ServerMessage, type StreamSumm
 import { makeFaceClip } from '../test/helpers/media.js';
 import { repoRoot } from './lib/repo-root.js';
 
-const FPS = 30;
 const WIDTH = 640;
 const HEIGHT = 480;
 const RTP_CLOCK_HZ = 90_000;
@@ -359,6 +359,21 @@ async function batchTotals(url: string, model: string): Promise<BatchTotals | un
   return totals;
 }
 
+/** The detection store's writes so far (metrics): seconds spent writing, writes, frames stored. */
+async function storeTotals(url: string): Promise<{ seconds: number; writes: number; frames: number } | undefined> {
+  const token = process.env['METRICS_TOKEN'];
+  const res = await fetch(`${url}/metrics`, { headers: token ? { authorization: `Bearer ${token}` } : {} }).catch(() => undefined);
+  if (!res?.ok) return undefined;
+  const t = { seconds: 0, writes: 0, frames: 0 };
+  for (const line of (await res.text()).split('\n')) {
+    const m = /^(lookout_live_detection_write_seconds_sum|lookout_live_detection_write_seconds_count|lookout_live_detections_stored_total) (\S+)/.exec(line);
+    if (m?.[1] === 'lookout_live_detection_write_seconds_sum') t.seconds = Number(m[2]);
+    if (m?.[1] === 'lookout_live_detection_write_seconds_count') t.writes = Number(m[2]);
+    if (m?.[1] === 'lookout_live_detections_stored_total') t.frames = Number(m[2]);
+  }
+  return t;
+}
+
 /** Frames per inference run between two readings. */
 function meanBatch(before: BatchTotals | undefined, after: BatchTotals | undefined): number | undefined {
   const runs = before && after ? after.count - before.count : 0;
@@ -507,6 +522,7 @@ const { values } = parseArgs({
     budget: { type: 'string' },
     store: { type: 'string', default: 'on' },
     'store-rounds': { type: 'string', default: '2' },
+    fps: { type: 'string', default: '30' },
     'no-build': { type: 'boolean', default: false },
   },
 });
@@ -514,13 +530,15 @@ const { values } = parseArgs({
 function usage(problem?: string): never {
   if (problem) console.error(problem);
   console.error(
-    'usage: npm run bench:live [-- --seconds 60 --only blazeface:vp8,concurrent --concurrency 4 --model blazeface --codec vp8 --ramp 1,2,4,8 --batch on|off|both --budget MS --store on|off|both --store-rounds 2 --no-build]',
+    'usage: npm run bench:live [-- --seconds 60 --only blazeface:vp8,concurrent --concurrency 4 --model blazeface --codec vp8 --ramp 1,2,4,8 --batch on|off|both --budget MS --store on|off|both --store-rounds 2 --fps 30 --no-build]',
   );
   process.exit(2);
 }
 
 const isCount = (n: number): boolean => Number.isInteger(n) && n > 0;
 const seconds = Number(values.seconds);
+/** The source's frame rate (`--fps`, 30): 60 with nanodet is the overload case, a model slower than the frame interval. */
+const FPS = Number(values.fps);
 const concurrency = Number(values.concurrency);
 const budgetMs = values.budget === undefined ? undefined : Number(values.budget);
 const model = values.model;
@@ -528,7 +546,7 @@ const codec: Codec = (['vp8', 'h264'] as const).find((c) => c === values.codec) 
 const batch = (['on', 'off', 'both'] as const).find((b) => b === values.batch);
 const store = (['on', 'off', 'both'] as const).find((b) => b === values.store) ?? usage(`--store: on, off or both, got ${values.store}`);
 const rampNs = values.ramp === undefined ? undefined : [...new Set(values.ramp.split(',').map(Number))].sort((a, b) => a - b);
-if (!(seconds > 0) || !isCount(concurrency) || (budgetMs !== undefined && !(budgetMs > 0))) usage();
+if (!(seconds > 0) || !isCount(FPS) || FPS > 120 || !isCount(concurrency) || (budgetMs !== undefined && !(budgetMs > 0))) usage();
 if (values.batch !== undefined && batch === undefined) usage(`--batch: on, off or both, got ${values.batch}`);
 if (rampNs && !rampNs.every(isCount)) usage(`--ramp: stream counts (whole numbers above 0), comma separated, got ${values.ramp}`);
 const singles: { name: string; model: string; codec: Codec; pipeline?: PipelineFields }[] = [
@@ -616,6 +634,7 @@ async function benchServer(url: string, label: string): Promise<Health | undefin
       // detections, the order swapped each round: the cost of storing them, as a ratio from this one run.
       const rounds: { on: number; off: number }[] = [];
       let bare = all;
+      const storeBefore = await storeTotals(url);
       for (let round = 1; round <= STORE_ROUNDS; round++) {
         const both: Record<'on' | 'off', number> = { on: 0, off: 0 };
         for (const keep of round % 2 === 1 ? [false, true] : [true, false]) {
@@ -634,7 +653,17 @@ async function benchServer(url: string, label: string): Promise<Health | undefin
         `  stored detections: ${onFps.toFixed(1)} fps processed against ${offFps.toFixed(1)} fps without, mean of ${rounds.length} rounds ` +
           `(${rounds.map((r) => `${r.on.toFixed(1)}/${r.off.toFixed(1)}`).join(', ')}): ${(cost * 100).toFixed(1)}% of throughput`,
       );
-      results[key('concurrent store=off')] = { model, codec, streams: concurrency, store: false, pooled: bare, rounds, storeCostPct: Math.round(cost * 1000) / 10 };
+      // The writes themselves, from the server's metrics: what storing can cost at most, free of the rounds' noise.
+      const storeAfter = await storeTotals(url);
+      const writes = storeBefore && storeAfter ? { seconds: round(storeAfter.seconds - storeBefore.seconds, 3), writes: storeAfter.writes - storeBefore.writes, frames: storeAfter.frames - storeBefore.frames } : undefined;
+      if (writes) {
+        const onSeconds = rounds.length * seconds;
+        console.log(
+          `  the store's writes: ${writes.frames} frames in ${writes.writes} INSERTs, ${(writes.seconds * 1000).toFixed(0)} ms in all over ${onSeconds} s of streams with store=on ` +
+            `(${((writes.seconds / onSeconds) * 100).toFixed(2)}% of one connection's time; ${((writes.seconds * 1000) / Math.max(1, writes.frames)).toFixed(3)} ms a frame)`,
+        );
+      }
+      results[key('concurrent store=off')] = { model, codec, streams: concurrency, store: false, pooled: bare, rounds, storeCostPct: Math.round(cost * 1000) / 10, ...(writes ? { storeWrites: writes } : {}) };
     }
   }
   return health(url);

@@ -84,6 +84,13 @@ export class Metrics {
   readonly httpDuration = this.#histogram('lookout_http_request_duration_seconds', 'HTTP request handling time, by route pattern.', ['method', 'route'], HTTP_BUCKETS);
   readonly rateLimited = this.#counter('lookout_rate_limited_total', 'Requests refused with 429, by limit.', ['limit']);
   readonly retentionRemoved = this.#counter('lookout_retention_removed_total', 'What retention and repair sweeps removed, by kind: recordings, job_results (finished jobs purged), live_detections (frames), orphan_files (files no row pointed at), dangling_rows (rows whose file was missing, repaired).', ['kind']);
+  readonly liveDetectionsStored = this.#counter('lookout_live_detections_stored_total', 'Live frames whose detections were stored (live_detections rows written).', []);
+  readonly liveDetectionWrites = this.#histogram(
+    'lookout_live_detection_write_seconds',
+    'Batched writes of stored live detections (one multi-row INSERT each): how long each took, waiting for PostgreSQL included.',
+    [],
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+  );
   readonly liveBatchSize = this.#histogram(
     'lookout_live_batch_size',
     'Live frames per inference run (1 unless batching across sessions is on; see LIVE_BATCH).',

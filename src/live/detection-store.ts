@@ -7,6 +7,7 @@
  */
 import type { Db } from '../db/schema.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { DetectionsMessage } from './messages.js';
 
 const BATCH_ROWS = 500;
@@ -23,14 +24,16 @@ interface Row {
 export class DetectionStore {
   readonly #db: Db;
   readonly #logger: Logger;
+  readonly #metrics: Metrics | undefined;
   #rows: Row[] = [];
   #writing: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
   #stored = 0;
 
-  constructor(db: Db, logger: Logger) {
+  constructor(db: Db, logger: Logger, metrics?: Metrics) {
     this.#db = db;
     this.#logger = logger;
+    this.#metrics = metrics;
   }
 
   /** Frames written so far. */
@@ -51,9 +54,12 @@ export class DetectionStore {
     const rows = this.#rows;
     this.#rows = [];
     this.#writing = this.#writing.then(async () => {
+      const t0 = performance.now();
       try {
         await this.#db.insertInto('live_detections').values(rows).onConflict((oc) => oc.doNothing()).execute();
         this.#stored += rows.length;
+        this.#metrics?.liveDetectionWrites.observe((performance.now() - t0) / 1000);
+        this.#metrics?.liveDetectionsStored.inc(rows.length);
       } catch (err) {
         this.#logger.error({ err, frames: rows.length, sessions: new Set(rows.map((r) => r.session_id)).size }, 'live: storing detections failed');
       }

@@ -60,7 +60,7 @@ export class LiveManager {
 
   constructor(deps: LiveManagerDeps) {
     this.#d = deps;
-    this.#detections = new DetectionStore(deps.db, deps.logger);
+    this.#detections = new DetectionStore(deps.db, deps.logger, deps.metrics);
   }
 
   /** Prepares the recordings folder and closes sessions a previous process left open. */

@@ -9,10 +9,9 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import sharp from 'sharp';
 import { AppError } from '../errors.js';
 import type { Detection, RgbFrame } from '../inference/types.js';
-import { overlaySvg } from './annotate.js';
+import { drawOverlay } from './overlay.js';
 import type { VideoType } from './sniff.js';
 
 export interface VideoInfo {
@@ -271,18 +270,6 @@ export async function* readVideoFrames(
   }
 }
 
-/** Draws labelled boxes on a frame (the overlay of annotate.ts), as a new RGB24 buffer. */
-async function drawBoxes(frame: RgbFrame, objects: readonly Detection[]): Promise<Uint8Array> {
-  const { width, height } = frame;
-  const { data, info } = await sharp(frame.data.subarray(0, width * height * 3), { raw: { width, height, channels: 3 } })
-    .composite([{ input: Buffer.from(overlaySvg(width, height, objects)), top: 0, left: 0 }])
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  if (info.channels !== 3) throw new Error(`unexpected channel count ${info.channels}`);
-  return data;
-}
-
 /** Why the encoder is gone (it only stops on its own when something went wrong). */
 const encodeError = (r: RunResult, ctx: RunContext): Error => runError(r, ctx) ?? new AppError('INTERNAL', `${ctx.what} failed: ffmpeg stopped early.`);
 
@@ -332,7 +319,7 @@ export class AnnotatedVideoWriter {
       throw new AppError('INTERNAL', `Frame is ${frame.width}×${frame.height}; the video is ${this.width}×${this.height}.`);
     }
     // A copy when not drawn on: the caller may reuse its buffer while the pipe still holds ours.
-    const bytes = objects.length ? await drawBoxes(frame, objects) : Buffer.from(frame.data.subarray(0, this.width * this.height * 3));
+    const bytes = await drawOverlay(frame, objects);
     if (this.ended) throw encodeError(this.ended, this.ctx);
     const stdin = this.run.child.stdin!;
     if (stdin.write(bytes)) return;

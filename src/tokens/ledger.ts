@@ -291,6 +291,33 @@ export async function chargeInTx(tx: DbOrTx, c: { reservationId: string; amountM
 }
 
 /**
+ * Several `chargeInTx` in one statement, for work committed in batches (a batch of a job's items): each key is
+ * charged at most once, whatever was charged before under it; returns the milli-tokens charged now. Throws
+ * INSUFFICIENT_TOKENS when the hold cannot cover the new charges (the caller's transaction then rolls back).
+ */
+export async function chargeManyInTx(tx: DbOrTx, reservationId: string, items: readonly { key: string; amountMilli: number }[]): Promise<number> {
+  for (const i of items) assertAmount(i.amountMilli);
+  if (items.length === 0) return 0;
+  const inserted = await tx
+    .insertInto('token_charges')
+    .values(items.map((i) => ({ idempotency_key: i.key, reservation_id: reservationId, amount_milli: i.amountMilli })))
+    .onConflict((oc) => oc.column('idempotency_key').doNothing())
+    .returning('amount_milli')
+    .execute();
+  const total = inserted.reduce((n, r) => n + Number(r.amount_milli), 0);
+  if (total === 0) return 0;
+  const updated = await tx
+    .updateTable('token_reservations')
+    .set({ charged_milli: sql<number>`charged_milli + ${total}` })
+    .where('id', '=', reservationId)
+    .where(sql<boolean>`held_milli - charged_milli - refunded_milli >= ${total}`)
+    .returning('id')
+    .executeTakeFirst();
+  if (!updated) throw new AppError('INSUFFICIENT_TOKENS', 'The reserved tokens are used up.');
+  return total;
+}
+
+/**
  * Returns the unspent part of a hold to the balance (all of it, or `amountMilli`), once per key.
  * Returns the amount refunded (0 when nothing was left or the key was used).
  */
