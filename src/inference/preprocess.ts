@@ -112,44 +112,65 @@ export function createPreprocessor(spec: PreprocessSpec): Preprocessor {
   const aG = add[src.indexOf(1)] ?? 0;
   const aB = add[src.indexOf(2)] ?? 0;
 
+  // Output planes (NCHW) or interleaved pixels (NHWC), each channel written through its own view so the hot
+  // loops below index with one running offset; the closure's values are copied into locals first (V8 keeps
+  // locals in registers, closure slots it reloads on every access).
+  const outR = input.subarray(oR);
+  const outG = input.subarray(oG);
+  const outB = input.subarray(oB);
+
   const run = (frame: RgbFrame): Letterbox => {
     const { width: w, height: h, data } = frame;
     const { lb, x0, x1, fx, y0, y1, fy } = tablesFor(w, h);
     const rowStride = w * 3;
     const innerW = lb.innerW;
-    if (innerW === w && lb.innerH === h) {
+    const innerH = lb.innerH;
+    const step = pixStride;
+    const R = outR;
+    const G = outG;
+    const B = outB;
+    const mr = mR;
+    const mg = mG;
+    const mb = mB;
+    const ar = aR;
+    const ag = aG;
+    const ab = aB;
+    if (innerW === w && innerH === h) {
       // Frame already at the model's scale (e.g. scaled by the ffmpeg decoder): no resampling.
       for (let y = 0; y < h; y++) {
-        let o = ((lb.padY + y) * W + lb.padX) * pixStride;
+        let o = ((lb.padY + y) * W + lb.padX) * step;
         let q = y * rowStride;
-        for (let x = 0; x < w; x++, o += pixStride, q += 3) {
-          input[o + oR] = (data[q] as number) * mR + aR;
-          input[o + oG] = (data[q + 1] as number) * mG + aG;
-          input[o + oB] = (data[q + 2] as number) * mB + aB;
+        for (let x = 0; x < w; x++, o += step, q += 3) {
+          R[o] = data[q]! * mr + ar;
+          G[o] = data[q + 1]! * mg + ag;
+          B[o] = data[q + 2]! * mb + ab;
         }
       }
       return lb;
     }
-    for (let y = 0; y < lb.innerH; y++) {
-      const r0 = (y0[y] as number) * rowStride;
-      const r1 = (y1[y] as number) * rowStride;
-      const wy = fy[y] as number;
-      let o = ((lb.padY + y) * W + lb.padX) * pixStride;
-      for (let x = 0; x < innerW; x++, o += pixStride) {
-        const c0 = x0[x] as number;
-        const c1 = x1[x] as number;
-        const wx = fx[x] as number;
+    for (let y = 0; y < innerH; y++) {
+      const r0 = y0[y]! * rowStride;
+      const r1 = y1[y]! * rowStride;
+      const wy = fy[y]!;
+      let o = ((lb.padY + y) * W + lb.padX) * step;
+      for (let x = 0; x < innerW; x++, o += step) {
+        const c0 = x0[x]!;
+        const c1 = x1[x]!;
+        const wx = fx[x]!;
         const a = r0 + c0;
         const b = r0 + c1;
         const c = r1 + c0;
         const d = r1 + c1;
-        const w11 = wx * wy;
-        const w10 = wy - w11;
-        const w01 = wx - w11;
-        const w00 = 1 - wx - w10;
-        input[o + oR] = ((data[a] as number) * w00 + (data[b] as number) * w01 + (data[c] as number) * w10 + (data[d] as number) * w11) * mR + aR;
-        input[o + oG] = ((data[a + 1] as number) * w00 + (data[b + 1] as number) * w01 + (data[c + 1] as number) * w10 + (data[d + 1] as number) * w11) * mG + aG;
-        input[o + oB] = ((data[a + 2] as number) * w00 + (data[b + 2] as number) * w01 + (data[c + 2] as number) * w10 + (data[d + 2] as number) * w11) * mB + aB;
+        // Two horizontal lerps and one vertical, per channel.
+        let top = data[a]! + (data[b]! - data[a]!) * wx;
+        let bottom = data[c]! + (data[d]! - data[c]!) * wx;
+        R[o] = (top + (bottom - top) * wy) * mr + ar;
+        top = data[a + 1]! + (data[b + 1]! - data[a + 1]!) * wx;
+        bottom = data[c + 1]! + (data[d + 1]! - data[c + 1]!) * wx;
+        G[o] = (top + (bottom - top) * wy) * mg + ag;
+        top = data[a + 2]! + (data[b + 2]! - data[a + 2]!) * wx;
+        bottom = data[c + 2]! + (data[d + 2]! - data[c + 2]!) * wx;
+        B[o] = (top + (bottom - top) * wy) * mb + ab;
       }
     }
     return lb;
