@@ -17,6 +17,7 @@
  * `--store-rounds` (2) more times each without and with them, the order swapped each round, and prints what
  * storing costs as a share of processed fps, and what the store's writes took (its metrics). `--fps` (30) sets
  * the source's frame rate: `--fps 60 --only nanodet:vp8` is the overload case (a model slower than the frames).
+ * `BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR"` profiles the server (where the time goes).
  *
  * Capacity: `--ramp 1,2,4,…` replaces the one concurrent run by one per N, in ascending order, stopping after
  * the first N the server does not sustain. Sustained: every stream ran to its end, the pooled server latency
@@ -322,7 +323,9 @@ async function startServer(root: string, dataDir: string, admin: { email: string
     RATE_LIMIT_LIVE: atLeast('RATE_LIMIT_LIVE', o.starts),
     ...(o.batch === undefined ? {} : { LIVE_BATCH: o.batch }),
   };
-  const child = spawn(process.execPath, [join(root, 'dist/src/main.js')], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  // BENCH_SERVER_NODE_ARGS: flags for the server's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile.
+  const nodeArgs = (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, join(root, 'dist/src/main.js')], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {

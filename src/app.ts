@@ -20,6 +20,7 @@ import { deviceRoutes } from './http/routes/devices.js';
 import { deepstackRoutes, inferRoutes } from './http/routes/infer.js';
 import { InferGate } from './infer/gate.js';
 import { systemRoutes } from './http/routes/system.js';
+import { adminRoutes } from './http/routes/admin.js';
 import { tokenRoutes } from './http/routes/tokens.js';
 import { HttpServer } from './http/uws.js';
 import { lanAddresses, RENEW_BEFORE_DAYS, tlsMaterial } from './http/tls.js';
@@ -151,6 +152,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     perAccount: new RateLimiter(config.loginLimit.perAccount, config.loginLimit.windowMs),
     perAddress: new RateLimiter(config.loginLimit.perAddress, config.loginLimit.windowMs),
   };
+  const signupLimit = new RateLimiter(config.registration.perAddress, config.registration.windowMs);
   const ports = { http: (): number => 0, https: (): number => 0 };
   const warm: WarmState = { total: config.onnx.preload ? engine.list().length : 0, ready: 0, failed: 0 };
   const checked = async (f: () => Promise<HealthCheck>): Promise<HealthCheck> => {
@@ -174,6 +176,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     ffprobePath,
     limits,
     loginLimits,
+    signupLimit,
     health: {
       db: () => checked(async () => ({ ok: await database.ping(), kind: database.kind })),
       queue: () => checked(() => checkQueue(config, database)),
@@ -202,6 +205,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     ...inferRoutes(deps),
     ...deepstackRoutes(deps),
     ...tokenRoutes(deps),
+    ...adminRoutes(deps),
     ...modelRoutes(deps),
     ...liveRoutes(deps),
     ...datasetRoutes(deps),
@@ -280,6 +284,8 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
         if ('sessionId' in revoked) signInChecked.delete(revoked.sessionId);
         else signInChecked.clear();
         wsHub.revoke(revoked);
+        // A disabled (or deleted) account's live sessions end too, WHIP ones included, on every server.
+        if ('userId' in revoked && revoked.disabled) void live.endForUser(revoked.userId, 'The account was disabled by an administrator.');
       },
     },
     logger,

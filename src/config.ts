@@ -37,7 +37,7 @@ export interface Config {
   /** First-start admin (ADMIN_EMAIL + ADMIN_PASSWORD, both or neither). */
   readonly admin: { readonly email: string; readonly password: string } | undefined;
   /**
-   * Prices and grants in milli-tokens (INITIAL_TOKENS, PRICE_IMAGE, PRICE_VIDEO_FRAME, PRICE_LIVE_FRAME, and
+   * Prices and grants in milli-tokens (SIGNUP_TOKENS, formerly INITIAL_TOKENS; PRICE_IMAGE, PRICE_VIDEO_FRAME, PRICE_LIVE_FRAME, and
    * PRICE_CLASSIFIED_CROP: each detection the classifier stage classifies, on top of its image or frame, default 0).
    */
   readonly tokens: {
@@ -52,6 +52,11 @@ export interface Config {
    * attempts per address (LOGIN_MAX_PER_ADDRESS 30).
    */
   readonly loginLimit: { readonly perAccount: number; readonly perAddress: number; readonly windowMs: number };
+  /**
+   * Who may create an account (REGISTRATION: open, closed, or invite: with a one-time code from an admin), and
+   * sign-ups per client address per window (SIGNUP_MAX_PER_ADDRESS 10 per SIGNUP_WINDOW_S 3600).
+   */
+  readonly registration: { readonly mode: 'open' | 'closed' | 'invite'; readonly perAddress: number; readonly windowMs: number };
   /**
    * Attempts per minute per user (RATE_LIMIT_LIVE 20: live.offer and WHIP; RATE_LIMIT_UPLOADS 120; RATE_LIMIT_JOBS
    * 30); per client address three times as many.
@@ -361,7 +366,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     trustProxy: bool(env, 'TRUST_PROXY', false),
     admin: adminEmail !== undefined && adminPassword ? { email: adminEmail, password: adminPassword } : undefined,
     tokens: {
-      initialMilli: tokens(env, 'INITIAL_TOKENS', '10', true),
+      // SIGNUP_TOKENS; INITIAL_TOKENS is its older name, still read when SIGNUP_TOKENS is not set.
+      initialMilli: tokens(env, env['SIGNUP_TOKENS'] === undefined && env['INITIAL_TOKENS'] !== undefined ? 'INITIAL_TOKENS' : 'SIGNUP_TOKENS', '10', true),
       priceImageMilli: tokens(env, 'PRICE_IMAGE', '0.75', false),
       priceVideoFrameMilli: tokens(env, 'PRICE_VIDEO_FRAME', '0.5', false),
       priceLiveFrameMilli: tokens(env, 'PRICE_LIVE_FRAME', '0.5', false),
@@ -376,6 +382,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       perAccount: int(env, 'LOGIN_MAX_PER_ACCOUNT', 10, 1, 1_000_000),
       perAddress: int(env, 'LOGIN_MAX_PER_ADDRESS', 30, 1, 1_000_000),
       windowMs: int(env, 'LOGIN_WINDOW_S', 900, 1, 86_400) * 1000,
+    },
+    registration: {
+      mode: oneOf(env, 'REGISTRATION', ['open', 'closed', 'invite'] as const, 'open'),
+      perAddress: int(env, 'SIGNUP_MAX_PER_ADDRESS', 10, 1, 1_000_000),
+      windowMs: int(env, 'SIGNUP_WINDOW_S', 3600, 1, 86_400) * 1000,
     },
     rateLimits: {
       live: int(env, 'RATE_LIMIT_LIVE', 20, 1, 1_000_000),

@@ -74,7 +74,7 @@ export class Metrics {
   readonly jobDuration = this.#histogram('lookout_job_duration_seconds', 'Jobs run by this process, from start to end, by final state.', ['model', 'state'], JOB_BUCKETS);
   readonly jobItemDuration = this.#histogram(
     'lookout_job_item_duration_seconds',
-    'Job items (an image, or a whole video file) processed by this process: read, detect, annotate, store.',
+    'Job items (an image, or a whole video file) processed by this process: read, detect, annotate, store; images are done in batches, and each gets its batch\'s time divided by its size.',
     ['model', 'kind'],
     ITEM_BUCKETS,
   );

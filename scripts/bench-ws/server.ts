@@ -33,7 +33,7 @@ const created = new Date();
 const authenticateUpgrade = async (req: HttpRequest): Promise<Auth | null> => {
   const id = req.query.get('user');
   if (!id) return null;
-  const user: User = { id, email: `${id}@bench.invalid`, password_hash: '', role: 'user', balance_milli: 0, balance_low_sent: false, created_at: created };
+  const user: User = { id, email: `${id}@bench.invalid`, password_hash: '', role: 'user', balance_milli: 0, balance_low_sent: false, created_at: created, disabled_at: null, deleted_at: null, last_login_at: null };
   return { user, sessionId: `bench-${id}`, via: 'bearer' };
 };
 const deps = {

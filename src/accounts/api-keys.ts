@@ -93,6 +93,8 @@ export async function validateApiKey(db: Db, key: string): Promise<{ user: User;
     .select(['api_keys.id as key_id', 'api_keys.expires_at as key_expires_at', 'api_keys.last_used_at as key_last_used_at'])
     .selectAll('users')
     .where('api_keys.secret_hash', '=', sessionIdOf(key))
+    .where('users.disabled_at', 'is', null)
+    .where('users.deleted_at', 'is', null)
     .executeTakeFirst();
   if (!row) return null;
   const { key_id, key_expires_at, key_last_used_at, ...user } = row;

@@ -50,6 +50,8 @@ export async function validateSessionToken(db: DbOrTx, token: string, ttlDays: n
     .select(['sessions.expires_at as session_expires_at'])
     .selectAll('users')
     .where('sessions.id', '=', sessionId)
+    .where('users.disabled_at', 'is', null)
+    .where('users.deleted_at', 'is', null)
     .executeTakeFirst();
   if (!row) return null;
   const { session_expires_at, ...user } = row;
@@ -70,7 +72,8 @@ export async function validateSessionToken(db: DbOrTx, token: string, ttlDays: n
 
 /** Sent when sign-in sessions end early, so every server closes the sockets they opened. */
 export const AUTH_CHANNEL = 'lookout_auth';
-export type AuthRevoked = { sessionId: string } | { userId: string };
+/** A sign-in (logout), or every sign-in of a user; `disabled`: the account was disabled, so its live sessions end too. */
+export type AuthRevoked = { sessionId: string } | { userId: string; disabled?: boolean };
 
 /** Ends a sign-in session (logout) and tells every server, which closes the WebSockets it authenticated. */
 export async function invalidateSession(db: Db, sessionId: string): Promise<void> {

@@ -40,7 +40,7 @@ const UNIQUE_VIOLATION = '23505';
 /** Creates a user with the initial token grant recorded in the ledger, in one transaction. */
 export async function createUser(
   db: Db,
-  input: { email: unknown; password: unknown; role?: Role; initialMilli: number },
+  input: { email: unknown; password: unknown; role?: Role; initialMilli: number; alongside?: (tx: DbOrTx, user: User) => Promise<void> },
 ): Promise<User> {
   const email = normaliseEmail(input.email);
   const passwordHash = await hashPassword(checkPassword(input.password));
@@ -51,6 +51,7 @@ export async function createUser(
         .values({ email, password_hash: passwordHash, role: input.role ?? 'user' })
         .returningAll()
         .executeTakeFirstOrThrow();
+      await input.alongside?.(tx, user); // an invite used up, in the same transaction
       if (input.initialMilli > 0) {
         const balance = await creditInTx(tx, {
           userId: user.id,
@@ -119,6 +120,7 @@ export async function listUsers(db: DbOrTx, limit: number, after?: string): Prom
   return db
     .selectFrom('users')
     .selectAll()
+    .where('deleted_at', 'is', null)
     .$if(after !== undefined, (q) => q.where('email', '>', after!))
     .orderBy('email')
     .limit(limit)

@@ -6,6 +6,7 @@ import * as m0004 from './migrations/0004_live_session_node.js';
 import * as m0005 from './migrations/0005_api_keys.js';
 import * as m0006 from './migrations/0006_pipelines.js';
 import * as m0007 from './migrations/0007_events_and_detections.js';
+import * as m0008 from './migrations/0008_administration.js';
 
 /** Migrations are listed in code (not read from disk) so the compiled build and tsx behave the same. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005_api_keys': m0005,
   '0006_pipelines': m0006,
   '0007_events_and_detections': m0007,
+  '0008_administration': m0008,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

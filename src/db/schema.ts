@@ -21,6 +21,11 @@ export interface UsersTable {
   /** A balance.low event went out and the balance has not been back above BALANCE_LOW_TOKENS since. */
   balance_low_sent: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: CreatedAt;
+  /** Disabled by an admin: cannot sign in; sessions, keys and live sessions were ended. */
+  disabled_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** Deleted: the row stays, anonymised, for the ledger. */
+  deleted_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  last_login_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface SessionsTable {
@@ -40,6 +45,8 @@ export interface TokenLedgerTable {
   reason: string;
   ref: string | null;
   idempotency_key: string | null;
+  /** Why, for an admin's adjustment. */
+  note: ColumnType<string | null, string | null | undefined, never>;
   created_at: CreatedAt;
 }
 
@@ -218,8 +225,32 @@ export interface ApiKeysTable {
   last_used_at: Date | null;
 }
 
+export interface InvitesTable {
+  id: Generated<string>;
+  code_hash: string;
+  email: string;
+  created_by: string | null;
+  created_at: CreatedAt;
+  used_at: Date | null;
+  used_by: string | null;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  actor_id: string | null;
+  /** The actor's email at the time, or `cli:<os user>`, or `server`. */
+  actor: string;
+  action: string;
+  target_id: string | null;
+  target: string | null;
+  detail: ColumnType<Record<string, unknown>, string | undefined, string>;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
+  invites: InvitesTable;
+  audit_log: AuditLogTable;
   users: UsersTable;
   sessions: SessionsTable;
   token_ledger: TokenLedgerTable;

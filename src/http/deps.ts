@@ -37,6 +37,8 @@ export interface AppDeps {
   /** Per-user and per-address limits of costly actions (429 with Retry-After). */
   readonly limits: { readonly live: ActionLimit; readonly uploads: ActionLimit; readonly jobs: ActionLimit };
   readonly loginLimits: { readonly perAccount: RateLimiter; readonly perAddress: RateLimiter };
+  /** Sign-ups per client address (SIGNUP_MAX_PER_ADDRESS per SIGNUP_WINDOW_S). */
+  readonly signupLimit: RateLimiter;
   readonly health: {
     readonly db: () => Promise<HealthCheck>;
     readonly queue: () => Promise<HealthCheck>;

@@ -123,12 +123,36 @@ export const COMPONENT_SCHEMAS: Record<string, unknown> = {
     email: { type: 'string', format: 'email', maxLength: 254 },
     password: { type: 'string', minLength: 8, maxLength: 256 },
   }),
-  LedgerEntry: obj({
+  LedgerEntry: obj(
+    {
+      id: { type: 'string' },
+      amount: { type: 'number', description: 'Signed: positive credits, negative debits.' },
+      balanceAfter: ref('TokenAmount'),
+      reason: { type: 'string', enum: ['initial', 'top_up', 'adjustment', 'account_deleted', 'charge', 'reserve', 'refund'] },
+      ref: { type: ['string', 'null'] },
+      note: { type: 'string', description: "An adjustment's reason, as the admin gave it." },
+      createdAt: { type: 'string', format: 'date-time' },
+    },
+    ['id', 'amount', 'balanceAfter', 'reason', 'ref', 'createdAt'],
+  ),
+  AdminUser: obj({
     id: { type: 'string' },
-    amount: { type: 'number', description: 'Signed: positive credits, negative debits.' },
-    balanceAfter: ref('TokenAmount'),
-    reason: { type: 'string', enum: ['initial', 'top_up', 'charge', 'reserve', 'refund'] },
-    ref: { type: ['string', 'null'] },
+    email: { type: 'string', format: 'email' },
+    role: { type: 'string', enum: ['user', 'admin'] },
+    balance: ref('TokenAmount'),
+    createdAt: { type: 'string', format: 'date-time' },
+    disabled: { type: 'boolean' },
+    lastLoginAt: { type: ['string', 'null'], format: 'date-time' },
+  }),
+  AuditEntry: obj({
+    id: { type: 'string' },
+    actor: { type: 'string', description: "The admin's (or user's) email, `cli:<os user>` for the admin command, or `server`." },
+    action: {
+      type: 'string',
+      enum: ['user.role_changed', 'user.disabled', 'user.enabled', 'user.deleted', 'tokens.top_up', 'tokens.adjusted', 'invite.created', 'invite.used', 'login.failed_burst', 'api_key.created', 'api_key.revoked'],
+    },
+    target: { type: ['string', 'null'], description: 'The email acted on ("deleted user" once deleted).' },
+    detail: { type: 'object' },
     createdAt: { type: 'string', format: 'date-time' },
   }),
   Model: obj({

@@ -190,6 +190,13 @@ export class LiveManager {
     }
   }
 
+  /** Ends the user's sessions on this server (their account was disabled or deleted); how many. */
+  async endForUser(userId: string, message: string): Promise<number> {
+    const mine = [...this.#sessions.values()].filter((s) => s.userId === userId);
+    await Promise.all(mine.map((s) => s.end('stopped', message)));
+    return mine.length;
+  }
+
   /** Ends every session (server shutdown). */
   async close(): Promise<void> {
     this.#closed = true;

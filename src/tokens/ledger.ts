@@ -16,7 +16,7 @@ import { AppError, isAppError } from '../errors.js';
 import type { Db, DbOrTx, LedgerEntry } from '../db/schema.js';
 import { toTokens } from './amount.js';
 
-export type LedgerReason = 'initial' | 'top_up' | 'charge' | 'reserve' | 'refund';
+export type LedgerReason = 'initial' | 'top_up' | 'adjustment' | 'account_deleted' | 'charge' | 'reserve' | 'refund';
 
 export interface BalanceChange {
   /** False when the idempotency key had already been used: nothing changed this time. */
@@ -32,6 +32,10 @@ export interface Movement {
   readonly ref?: string | null;
   /** Unique across the whole ledger; callers namespace it, e.g. `topup:<adminId>:<key>`. */
   readonly key?: string | null;
+  /** Why (an admin's adjustment), shown in the ledger. */
+  readonly note?: string | null;
+  /** Runs in the same transaction once the movement applied (an audit entry): both commit or neither. */
+  readonly alongside?: (tx: DbOrTx, balanceMilli: number) => Promise<void>;
 }
 
 const UNIQUE_VIOLATION = '23505';
@@ -91,6 +95,7 @@ async function applyInTx(tx: DbOrTx, m: Movement, sign: 1 | -1): Promise<{ balan
       reason: m.reason,
       ref: m.ref ?? null,
       idempotency_key: m.key ?? null,
+      note: m.note ?? null,
     })
     .returning('id')
     .executeTakeFirstOrThrow();
@@ -104,7 +109,11 @@ async function move(db: Db, m: Movement, sign: 1 | -1): Promise<BalanceChange> {
     if (prior) return replay(db, prior, m, sign);
   }
   try {
-    const r = await db.transaction().execute((tx) => applyInTx(tx, m, sign));
+    const r = await db.transaction().execute(async (tx) => {
+      const applied = await applyInTx(tx, m, sign);
+      await m.alongside?.(tx, applied.balanceMilli);
+      return applied;
+    });
     notify(m.userId, r.balanceMilli);
     return { applied: true, ...r };
   } catch (err) {

@@ -1,4 +1,7 @@
 import { verifyAgainstNothing, verifyPassword } from '../../accounts/password.js';
+import { audit } from '../../accounts/audit.js';
+import { consumeInvite } from '../../accounts/invites.js';
+import { rateLimited } from '../../accounts/rate-limit.js';
 import { createSession, invalidateSession } from '../../accounts/sessions.js';
 import { checkPassword, createUser, findUserByEmail, normaliseEmail, toPublicUser } from '../../accounts/users.js';
 import { AppError } from '../../errors.js';
@@ -10,6 +13,8 @@ import { BAD_REQUEST, errorResp, jsonBody, jsonResponse, obj, ref, UNAUTH } from
 import type { HttpRequest, Route } from '../types.js';
 
 const BAD_CREDENTIALS = 'Wrong email or password.';
+const CLOSED = 'Sign-ups are closed on this server: ask its administrator for an account.';
+const INVITE_ONLY = 'Sign-ups need an invite code from an administrator of this server.';
 
 /** Browsers must not be tricked into logging in or registering from another site (login CSRF). */
 function refuseForeignBrowser(req: HttpRequest, deps: AppDeps): void {
@@ -30,18 +35,54 @@ export function accountRoutes(deps: AppDeps): Route[] {
         tags: ['Accounts'],
         requestBody: jsonBody(ref('Credentials')),
         responses: {
-          '201': jsonResponse('Created; the account starts with INITIAL_TOKENS.', obj({ user: ref('User') })),
+          '201': jsonResponse('Created; the account starts with SIGNUP_TOKENS.', obj({ user: ref('User') })),
           ...BAD_REQUEST,
+          '403': errorResp('Sign-ups are closed (REGISTRATION=closed), or the invite code is unknown, for another address or used (FORBIDDEN).'),
           '409': errorResp('Email already registered (CONFLICT).'),
+          '429': errorResp('Too many sign-ups from this address (RATE_LIMITED); see Retry-After.'),
         },
       },
       handler: async ({ req }) => {
         refuseForeignBrowser(req, deps);
+        const { mode } = config.registration;
+        if (mode === 'closed') throw new AppError('FORBIDDEN', CLOSED);
+        // Counted before any work: a flood from one address gets 429s, and no accounts or tokens.
+        const wait = await deps.signupLimit.hit(req.ip);
+        if (wait > 0) {
+          deps.metrics.rateLimited.inc({ limit: 'sign-up' });
+          throw rateLimited('sign-ups from this address', wait);
+        }
         const body = readJson(req);
-        const user = await createUser(db, { email: body['email'], password: body['password'], initialMilli: config.tokens.initialMilli });
+        const user = await createUser(db, {
+          email: body['email'],
+          password: body['password'],
+          initialMilli: config.tokens.initialMilli,
+          ...(mode === 'invite'
+            ? {
+                alongside: async (tx, u) => {
+                  await consumeInvite(tx, body['invite'], u.email, u.id);
+                  await audit(tx, { actor: { id: u.id, name: u.email }, action: 'invite.used', targetId: u.id, target: u.email });
+                },
+              }
+            : {}),
+        });
         deps.logger.info({ userId: user.id }, 'user registered');
         return json(201, { user: toPublicUser(user) });
       },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/auth/registration',
+      access: 'public',
+      doc: {
+        summary: 'Who may create an account here',
+        description: 'REGISTRATION: `open` (anyone), `invite` (with a one-time code from an admin, as `invite` in the registration), or `closed`. The web app hides its sign-up form when closed and says why.',
+        tags: ['Accounts'],
+        responses: {
+          '200': jsonResponse('The mode', obj({ mode: { type: 'string', enum: ['open', 'invite', 'closed'] }, message: { type: 'string' } }, ['mode'])),
+        },
+      },
+      handler: async () => json(200, { mode: config.registration.mode, ...(config.registration.mode === 'closed' ? { message: CLOSED } : config.registration.mode === 'invite' ? { message: INVITE_ONLY } : {}) }),
     },
     {
       method: 'POST',
@@ -62,6 +103,7 @@ export function accountRoutes(deps: AppDeps): Route[] {
           ),
           ...BAD_REQUEST,
           '401': errorResp('Wrong email or password (UNAUTHENTICATED).'),
+          '403': errorResp('The account is disabled (FORBIDDEN; said only with the right password).'),
           '429': errorResp('Too many attempts (RATE_LIMITED); see Retry-After.'),
         },
       },
@@ -92,12 +134,17 @@ export function accountRoutes(deps: AppDeps): Route[] {
           await verifyAgainstNothing(password.slice(0, 256)); // same timing and answer as a wrong password
         }
         if (!valid || !user) {
-          if ((await perAccount.hit(pair)) > 0) {
+          // The failure that reaches the limit is the burst: later attempts are refused above, before they count.
+          if ((await perAccount.take(pair)).count >= perAccount.limit) {
             deps.logger.warn({ email, ip: req.ip, limit: perAccount.limit }, 'failed sign-ins: burst from one address on one account');
+            await audit(db, { actor: { name: `address ${req.ip}` }, action: 'login.failed_burst', targetId: user?.id ?? null, target: email.slice(0, 254), detail: { ip: req.ip, failures: perAccount.limit, windowS: Math.round(config.loginLimit.windowMs / 1000) } });
           }
           throw new AppError('UNAUTHENTICATED', BAD_CREDENTIALS);
         }
         await perAccount.reset(pair);
+        // Told only to whoever knows the password.
+        if (user.disabled_at || user.deleted_at) throw new AppError('FORBIDDEN', 'This account is disabled: ask an administrator.');
+        await db.updateTable('users').set({ last_login_at: new Date() }).where('id', '=', user.id).execute();
         const { token, expiresAt } = await createSession(db, user.id, config.sessionTtlDays);
         return json(
           200,

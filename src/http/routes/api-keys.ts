@@ -1,4 +1,5 @@
 /** API keys for scripts and devices: create (the secret shown once), list, revoke. A session only, never a key. */
+import { audit } from '../../accounts/audit.js';
 import { createApiKey, listApiKeys, MAX_KEYS_PER_USER, revokeApiKey } from '../../accounts/api-keys.js';
 import { AppError } from '../../errors.js';
 import type { AppDeps } from '../deps.js';
@@ -36,6 +37,8 @@ export function apiKeyRoutes(deps: AppDeps): Route[] {
         const body = readJson(req);
         const created = await createApiKey(db, auth!.user.id, { name: body['name'], expiresAt: body['expiresAt'] });
         deps.logger.info({ userId: auth!.user.id, keyId: created.apiKey.id }, 'API key created');
+        const u = auth!.user;
+        await audit(db, { actor: { id: u.id, name: u.email }, action: 'api_key.created', targetId: u.id, target: u.email, detail: { keyId: created.apiKey.id, name: created.apiKey.name, prefix: created.apiKey.prefix } });
         return json(201, created);
       },
     },
@@ -66,6 +69,8 @@ export function apiKeyRoutes(deps: AppDeps): Route[] {
       handler: async ({ params, auth }) => {
         if (!(await revokeApiKey(db, auth!.user.id, params['id']!))) throw new AppError('NOT_FOUND', 'No such API key.');
         deps.logger.info({ userId: auth!.user.id, keyId: params['id'] }, 'API key revoked');
+        const u = auth!.user;
+        await audit(db, { actor: { id: u.id, name: u.email }, action: 'api_key.revoked', targetId: u.id, target: u.email, detail: { keyId: params['id'] } });
         return noContent();
       },
     },

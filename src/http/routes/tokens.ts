@@ -1,4 +1,5 @@
-import { findUserByEmail, listUsers, normaliseEmail, toPublicUser } from '../../accounts/users.js';
+import { audit } from '../../accounts/audit.js';
+import { findUserByEmail, normaliseEmail, toPublicUser } from '../../accounts/users.js';
 import type { LedgerEntry } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
 import { parseTokenAmount, toTokens } from '../../tokens/amount.js';
@@ -17,6 +18,7 @@ function toPublicEntry(e: LedgerEntry): Record<string, unknown> {
     balanceAfter: toTokens(e.balance_after_milli),
     reason: e.reason,
     ref: e.ref,
+    ...(e.note ? { note: e.note } : {}),
     createdAt: e.created_at.toISOString(),
   };
 }
@@ -102,29 +104,11 @@ export function tokenRoutes(deps: AppDeps): Route[] {
           reason: 'top_up',
           ref: `admin:${auth!.user.id}`,
           key: key === undefined ? null : `topup:${auth!.user.id}:${key}`,
+          alongside: (tx, balanceMilli) =>
+            audit(tx, { actor: { id: auth!.user.id, name: auth!.user.email }, action: 'tokens.top_up', targetId: user.id, target: user.email, detail: { amount: toTokens(amountMilli), balance: toTokens(balanceMilli) } }),
         });
         deps.logger.info({ adminId: auth!.user.id, userId: user.id, amountMilli, applied: result.applied }, 'top-up');
         return json(200, { email: user.email, balance: toTokens(result.balanceMilli) });
-      },
-    },
-    {
-      method: 'GET',
-      path: '/api/v1/admin/users',
-      access: 'admin',
-      doc: {
-        summary: 'All users with their balances',
-        tags: ['Admin'],
-        parameters: pageParams,
-        responses: {
-          '200': jsonResponse('One page of users, by email', obj({ users: { type: 'array', items: ref('User') }, nextCursor: { type: ['string', 'null'] } }, ['users'])),
-          ...ADMIN_ONLY,
-        },
-      },
-      handler: async ({ req }) => {
-        const limit = limitParam(req, 100, 1000);
-        const users = await listUsers(db, limit + 1, req.query.get('cursor') ?? undefined);
-        const page = users.slice(0, limit);
-        return json(200, { users: page.map(toPublicUser), nextCursor: users.length > limit ? page.at(-1)!.email : null });
       },
     },
     {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnTs } from '../helpers/process.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { spawnTs } from '../../helpers/process.js';
+import { startTestServer, type TestServer } from '../../helpers/server.js';
 
 let s: TestServer;
 beforeAll(async () => {
