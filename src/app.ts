@@ -34,7 +34,7 @@ import { LiveManager } from './live/manager.js';
 import { toTokens } from './tokens/amount.js';
 import { onBalanceChange } from './tokens/ledger.js';
 import { userTopic, WsHub } from './ws/hub.js';
-import { MessageLimit } from './ws/protocol.js';
+import { ACCOUNT_DISABLED, MessageLimit } from './ws/protocol.js';
 import { datasetRoutes } from './http/routes/datasets.js';
 import { jobRoutes } from './http/routes/jobs.js';
 import { JOB_CHANNEL, type JobEvent } from './jobs/events.js';
@@ -285,7 +285,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
         else signInChecked.clear();
         wsHub.revoke(revoked);
         // A disabled (or deleted) account's live sessions end too, WHIP ones included, on every server.
-        if ('userId' in revoked && revoked.disabled) void live.endForUser(revoked.userId, 'The account was disabled by an administrator.');
+        if ('userId' in revoked && revoked.disabled) void live.endForUser(revoked.userId, ACCOUNT_DISABLED);
       },
     },
     logger,

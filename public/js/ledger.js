@@ -5,6 +5,8 @@ import { cardTable, errorBox, fill, h, labelCells, tokens, when } from './dom.js
 const REASONS = {
   initial: 'Welcome credit',
   top_up: 'Top-up',
+  adjustment: 'Adjustment',
+  account_deleted: 'Account deleted',
   charge: 'Charge',
   reserve: 'Reserved',
   refund: 'Refund',
@@ -50,7 +52,7 @@ export function ledgerTable(path, { links = true } = {}) {
             'tr',
             { dataset: { reason: e.reason } },
             h('td', { class: 'nowrap' }, when(e.createdAt)),
-            h('td', null, REASONS[e.reason] ?? e.reason, e.ref ? ' · ' : '', describeRef(e.ref, links)),
+            h('td', null, REASONS[e.reason] ?? e.reason, e.note ? h('span', { class: 'muted', 'data-note': '' }, ` — ${e.note}`) : '', e.ref ? ' · ' : '', describeRef(e.ref, links)),
             h('td', { class: 'num' }, `${e.amount > 0 ? '+' : ''}${tokens(e.amount)}`),
             h('td', { class: 'num' }, tokens(e.balanceAfter)),
           ),

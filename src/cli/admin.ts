@@ -23,9 +23,9 @@ const USAGE = `Usage: npm run admin -- <command> [options]
   set-role --email E --role user|admin            change a role
   disable --email E | enable --email E            disable (ends sign-ins, sockets, live sessions, API keys) or enable
   delete --email E --yes                          delete a user with their data and files (the ledger stays, anonymised)
-  adjust --email E --amount N --reason TEXT --key K
-                                                  correct a balance (negative takes tokens away; never below zero);
-                                                  the same --key again applies once
+  adjust --email E --amount=N --reason TEXT --key K
+                                                  correct a balance (--amount=-5 takes 5 tokens away; never below
+                                                  zero); the same --key again applies once
   invite --email E                                a one-time invite code (REGISTRATION=invite)
   audit [--limit N] [--cursor C]                  the audit log, newest first
 `;

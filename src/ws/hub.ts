@@ -21,6 +21,7 @@ import {
   onClientText,
   POLICY_CLOSE,
   SIGNED_OUT,
+  ACCOUNT_DISABLED,
   upgradeRequest,
   userTopic,
   WS_PATH,
@@ -137,7 +138,8 @@ export class WsHub {
 
   /** Closes the sockets a sign-in session opened (logout), or all of a user's (disabled, deleted). */
   revoke(e: AuthRevoked): number {
-    return this.#closeWhere((d) => ('sessionId' in e ? d.authSessionId === e.sessionId : d.userId === e.userId), SIGNED_OUT);
+    const why = 'disabled' in e && e.disabled ? ACCOUNT_DISABLED : SIGNED_OUT;
+    return this.#closeWhere((d) => ('sessionId' in e ? d.authSessionId === e.sessionId : d.userId === e.userId), why);
   }
 
   #closeWhere(pred: (d: SocketData) => boolean, reason: string): number {

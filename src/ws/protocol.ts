@@ -22,6 +22,7 @@ export const IDLE_TIMEOUT_S = 120;
 
 /** The close reason of a socket whose sign-in session ended (logout, expiry, disabled user). */
 export const SIGNED_OUT = 'The sign-in session ended (signed out, expired or disabled).';
+export const ACCOUNT_DISABLED = 'The account was disabled by an administrator.';
 
 export const userTopic = (userId: string): string => `user:${userId}`;
 export const jobsTopic = (userId: string): string => `jobs:${userId}`;

@@ -241,11 +241,12 @@ describe('web app', () => {
       await admin.getByRole('link', { name: 'Admin' }).click();
       const userRow = admin.locator(`tr[data-user="${USER.email}"]`);
       await expect.poll(() => userRow.locator('[data-balance]').textContent()).toBe(balance.toFixed(2));
-      await userRow.getByRole('button', { name: `Top up ${USER.email}` }).click();
+      await userRow.getByRole('button', { name: `Change the balance of ${USER.email}` }).click();
       expect(await admin.getByLabel('User email').inputValue()).toBe(USER.email);
       await admin.getByLabel('Tokens').fill('250.5');
-      await admin.getByRole('button', { name: 'Top up', exact: true }).click();
-      await expect.poll(() => admin.locator('form[aria-label="Top up"] [role="status"]').textContent()).toContain(`Added 250.50 tokens to ${USER.email}.`);
+      await admin.getByLabel('Kind').selectOption('top-up');
+      await admin.getByRole('button', { name: 'Apply', exact: true }).click();
+      await expect.poll(() => admin.locator('form[aria-label="Change a balance"] [role="status"]').textContent()).toContain(`Added 250.50 tokens to ${USER.email}.`);
       await expect.poll(() => userRow.locator('[data-balance]').textContent()).toBe((balance + 250.5).toFixed(2));
       await userRow.getByRole('button', { name: `Ledger of ${USER.email}` }).click();
       await expect.poll(() => admin.locator('tr[data-reason="top_up"]').count()).toBe(1);

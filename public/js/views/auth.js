@@ -2,8 +2,11 @@
 import { api } from '../api.js';
 import { errorBox, h, onSubmit } from '../dom.js';
 
-export function render(main, ctx, { name }) {
+export async function render(main, ctx, { name }) {
+  // Who may sign up here (REGISTRATION): closed hides the form and says why; invite asks for the code.
+  const registration = await api('GET', '/auth/registration', undefined, { quietAuth: true }).catch(() => ({ mode: 'open' }));
   const registering = name === 'register';
+  const closed = registration.mode === 'closed';
   document.title = registering ? 'Create an account · Lookout' : 'Sign in · Lookout';
   const box = errorBox();
   const form = h(
@@ -23,13 +26,16 @@ export function render(main, ctx, { name }) {
       }),
     ),
     registering ? h('p', { class: 'muted small' }, 'At least 8 characters. New accounts start with a few free tokens.') : null,
+    registering && registration.mode === 'invite'
+      ? h('label', null, 'Invite code', h('input', { name: 'invite', autocomplete: 'off', required: true, spellcheck: 'false' }), h('span', { class: 'muted small' }, registration.message))
+      : null,
     box.el,
     h('div', null, h('button', { class: 'primary', type: 'submit' }, registering ? 'Create account' : 'Sign in')),
   );
   onSubmit(form, box, async (data) => {
     const email = String(data.get('email') ?? '').trim();
     const password = String(data.get('password') ?? '');
-    if (registering) await api('POST', '/auth/register', { email, password });
+    if (registering) await api('POST', '/auth/register', { email, password, ...(registration.mode === 'invite' ? { invite: String(data.get('invite') ?? '').trim() } : {}) });
     const { user } = await api('POST', '/auth/login', { email, password }, { quietAuth: true });
     ctx.signedIn(user);
     ctx.navigate('#/live');
@@ -41,9 +47,10 @@ export function render(main, ctx, { name }) {
       'nav',
       { class: 'tabs', 'aria-label': 'Account' },
       h('a', { href: '#/signin', 'aria-current': registering ? null : 'page' }, 'Sign in'),
-      h('a', { href: '#/register', 'aria-current': registering ? 'page' : null }, 'Create account'),
+      closed ? null : h('a', { href: '#/register', 'aria-current': registering ? 'page' : null }, 'Create account'),
     ),
-    form,
+    registering && closed ? h('p', { class: 'notice', role: 'status', 'data-registration': 'closed' }, registration.message) : form,
+    !registering && closed ? h('p', { class: 'muted small', 'data-registration': 'closed' }, registration.message) : null,
   );
   /** @type {HTMLInputElement | null} */ (form.querySelector('input'))?.focus();
 }

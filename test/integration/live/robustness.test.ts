@@ -12,7 +12,7 @@ import { streamFile } from '../../../src/live/client/stream.js';
 import { useLiveServer } from '../../helpers/live.js';
 import { ROOT } from '../../helpers/process.js';
 import { signUp, type TestServer } from '../../helpers/server.js';
-import { openSocket, type TestSocket } from '../../helpers/ws.js';
+import { closedWithin, openSocket, type TestSocket } from '../../helpers/ws.js';
 
 const IDLE_S = 2;
 const ADMIN = { email: 'admin@example.com', password: 'admin password 123' };
@@ -152,6 +152,36 @@ describe('tokens', () => {
     expect(row).toMatchObject({ state: 'ended', endReason: 'stopped', tokensCharged: processed * 0.5 });
     const balance = ((await (await s.call('GET', '/api/v1/tokens', { token: u.token })).json()) as { balance: number }).balance;
     expect(balance).toBe(100 - processed * 0.5);
+  }, 60_000);
+
+  it('disabling the account ends its WHIP session and closes its socket within 1 s, saying why', async () => {
+    const u = await signUp(s);
+    await topUp(u.email, 95);
+    const login = await s.call('POST', '/api/v1/auth/login', { body: ADMIN });
+    const adminToken = ((await login.json()) as { token: string }).token;
+    let started!: () => void;
+    const first = new Promise<void>((resolve) => (started = resolve));
+    const streaming = streamFile({
+      server: s.url, token: u.token, file: clip, codec: 'vp8', fps: 15, model: 'blazeface', record: false, durationS: 15, whip: true,
+      onMessage: (m) => {
+        if (m.type === 'detections') started();
+      },
+    }).catch((err: unknown) => err);
+    await first;
+    const ws = await openSocket(s.url, u.token);
+    const [row] = await sessions(u.token);
+    const patch = await s.call('PATCH', `/api/v1/admin/users/${u.user.id}`, { token: adminToken, body: { disabled: true } });
+    expect(patch.status).toBe(200);
+    const closed = await closedWithin(ws, 1000);
+    expect(closed).toEqual({ code: 1008, reason: 'The account was disabled by an administrator.' });
+    const db = s.app.database.db;
+    const ended = await until('session ended', 1000, async () => {
+      const r = await db.selectFrom('live_sessions').select(['state', 'end_reason']).where('id', '=', row!.id).executeTakeFirstOrThrow();
+      return r.state === 'ended' ? r : undefined;
+    });
+    expect(ended.end_reason).toBe('stopped');
+    await streaming;
+    await until('no ffmpeg left', 20_000, async () => ((await ffmpegChildren()) === 0 ? true : undefined));
   }, 60_000);
 
   it('an empty balance cannot start a session, and nothing is left behind', async () => {
