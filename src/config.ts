@@ -367,7 +367,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     admin: adminEmail !== undefined && adminPassword ? { email: adminEmail, password: adminPassword } : undefined,
     tokens: {
       // SIGNUP_TOKENS; INITIAL_TOKENS is its older name, still read when SIGNUP_TOKENS is not set.
-      initialMilli: tokens(env, env['SIGNUP_TOKENS'] === undefined && env['INITIAL_TOKENS'] !== undefined ? 'INITIAL_TOKENS' : 'SIGNUP_TOKENS', '10', true),
+      initialMilli: tokens(env, read(env, 'SIGNUP_TOKENS') === undefined && read(env, 'INITIAL_TOKENS') !== undefined ? 'INITIAL_TOKENS' : 'SIGNUP_TOKENS', '10', true),
       priceImageMilli: tokens(env, 'PRICE_IMAGE', '0.75', false),
       priceVideoFrameMilli: tokens(env, 'PRICE_VIDEO_FRAME', '0.5', false),
       priceLiveFrameMilli: tokens(env, 'PRICE_LIVE_FRAME', '0.5', false),

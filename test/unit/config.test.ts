@@ -11,7 +11,15 @@ describe('config', () => {
     expect(c.redisUrl).toBeUndefined();
     expect(c.tokens).toEqual({ initialMilli: 10_000, priceImageMilli: 750, priceVideoFrameMilli: 500, priceLiveFrameMilli: 500, priceCropMilli: 0 });
     expect(c.sessionTtlDays).toBe(30);
+    expect(c.registration).toEqual({ mode: 'open', perAddress: 10, windowMs: 3_600_000 });
     expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('SIGNUP_TOKENS, with INITIAL_TOKENS read only when it is unset', () => {
+    expect(loadConfig({ SIGNUP_TOKENS: '3' }).tokens.initialMilli).toBe(3000);
+    expect(loadConfig({ INITIAL_TOKENS: '4' }).tokens.initialMilli).toBe(4000);
+    expect(loadConfig({ SIGNUP_TOKENS: '3', INITIAL_TOKENS: '4' }).tokens.initialMilli).toBe(3000);
+    expect(loadConfig({ SIGNUP_TOKENS: '', INITIAL_TOKENS: '4' }).tokens.initialMilli).toBe(4000);
   });
 
   it.each([
@@ -20,6 +28,9 @@ describe('config', () => {
     [{ PRICE_IMAGE: '0.0001' }, /PRICE_IMAGE/],
     [{ PRICE_LIVE_FRAME: '0' }, /PRICE_LIVE_FRAME/],
     [{ INITIAL_TOKENS: '-3' }, /INITIAL_TOKENS/],
+    [{ SIGNUP_TOKENS: 'lots' }, /SIGNUP_TOKENS/],
+    [{ REGISTRATION: 'by-letter' }, /REGISTRATION must be one of open, closed, invite/],
+    [{ SIGNUP_MAX_PER_ADDRESS: '0' }, /SIGNUP_MAX_PER_ADDRESS/],
     [{ DATABASE_URL: 'mysql://x@y/z' }, /DATABASE_URL/],
     [{ REDIS_URL: 'not a url' }, /REDIS_URL/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
