@@ -70,7 +70,7 @@ describe('two servers and a worker on Redis', () => {
     const auth = { authorization: `Bearer ${token}` };
 
     const ds = (await (await fetch(`${a}/api/v1/datasets`, { method: 'POST', headers: { ...auth, ...json }, body: JSON.stringify({ name: 'scale' }) })).json()) as { dataset: { id: string } };
-    for (const img of await makeImages(8)) {
+    for (const img of await makeImages(24)) {
       const form = new FormData();
       form.append('file', new Blob([img.bytes]), img.name);
       expect((await fetch(`${a}/api/v1/datasets/${ds.dataset.id}/files`, { method: 'POST', headers: auth, body: form })).status).toBe(201);
@@ -88,8 +88,8 @@ describe('two servers and a worker on Redis', () => {
         throw new Error(`${String(err)}\nevents: ${JSON.stringify(watcher.events.map((e) => [e.state, e.progress.done]))}\n${procs.map((p) => p.output().split('\n').filter((l) => /ws:|job|NOTIFY|listen/i.test(l)).slice(-30).join('\n')).join('\n-----\n')}`);
       });
     watcher.close();
-    // Progress, file by file, in order, to 8 of 8.
-    expect(expectJobReported(watcher.events, job.id, { minSteps: 3 })).toMatchObject({ progress: { total: 8 }, tokensCharged: 6 });
+    // Progress, batch by batch (8 images each), in order, to 24 of 24.
+    expect(expectJobReported(watcher.events, job.id, { minSteps: 2 })).toMatchObject({ progress: { total: 24 }, tokensCharged: 18 });
     // The worker's heartbeat (for container health checks) was written by this worker, while it ran.
     expect(Number(await readFile(heartbeat, 'utf8'))).toBeGreaterThanOrEqual(workerStartedAt);
     // The worker did it (neither server runs jobs), through Redis (BullMQ keeps its keys under bull:<queue>:).
