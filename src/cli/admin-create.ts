@@ -6,10 +6,10 @@
  */
 import { parseArgs } from 'node:util';
 import { ensureAdmin } from '../accounts/users.js';
-import { AppError } from '../errors.js';
-import { ConfigError, loadConfig } from '../config.js';
+import { loadConfig } from '../config.js';
 import { openDatabase } from '../db/connect.js';
 import { createLogger } from '../log.js';
+import { runCli } from './run.js';
 
 async function main(): Promise<number> {
   let values;
@@ -43,11 +43,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    const msg = err instanceof AppError || err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
-    process.stderr.write(`admin:create failed: ${msg}\n`);
-    process.exit(1);
-  },
-);
+runCli('admin:create', main);

@@ -11,12 +11,13 @@ import { listUsersPage, updateUser, type AdminUser } from '../accounts/admin-use
 import { audit, listAudit, type Actor } from '../accounts/audit.js';
 import { createInvite } from '../accounts/invites.js';
 import { findUserByEmail, normaliseEmail } from '../accounts/users.js';
-import { ConfigError, loadConfig } from '../config.js';
+import { loadConfig } from '../config.js';
 import { openDatabase } from '../db/connect.js';
 import type { Db } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { deleteUser } from '../lifecycle/delete-user.js';
 import { createLogger } from '../log.js';
+import { runCli } from './run.js';
 
 const USAGE = `Usage: npm run admin -- <command> [options]
   users [--query TEXT] [--limit N] [--cursor C]   list users (oldest first), searching emails
@@ -150,11 +151,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    const msg = err instanceof AppError || err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
-    process.stderr.write(`admin failed: ${msg}\n`);
-    process.exit(1);
-  },
-);
+runCli('admin', main);
