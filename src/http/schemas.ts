@@ -20,6 +20,21 @@ export const obj = (properties: Record<string, unknown>, required = Object.keys(
 
 export const errorResp = (description: string): Record<string, unknown> => jsonResponse(description, ref('Error'));
 
+/** The contract's `user`; the admin's view adds `disabled` and `lastLoginAt`. */
+const USER_FIELDS = {
+  id: { type: 'string' },
+  email: { type: 'string', format: 'email' },
+  role: { type: 'string', enum: ['user', 'admin'] },
+  balance: ref('TokenAmount'),
+  createdAt: { type: 'string', format: 'date-time' },
+};
+
+/** The answer of a top-up and of an adjustment, and their 404. */
+export const BALANCE_CHANGED = {
+  answer: obj({ email: { type: 'string' }, balance: ref('TokenAmount') }),
+  noUser: { '404': errorResp('No user with that email (NOT_FOUND).') },
+};
+
 export const COMPONENT_SCHEMAS: Record<string, unknown> = {
   Error: obj({
     error: obj({
@@ -112,13 +127,7 @@ export const COMPONENT_SCHEMAS: Record<string, unknown> = {
     objects: { type: 'array', items: { $ref: '#/components/schemas/Detection' } },
   }),
   TokenAmount: { type: 'number', minimum: 0, multipleOf: 0.001, description: 'Tokens, at most 3 decimals.' },
-  User: obj({
-    id: { type: 'string' },
-    email: { type: 'string', format: 'email' },
-    role: { type: 'string', enum: ['user', 'admin'] },
-    balance: ref('TokenAmount'),
-    createdAt: { type: 'string', format: 'date-time' },
-  }),
+  User: obj(USER_FIELDS),
   Credentials: obj({
     email: { type: 'string', format: 'email', maxLength: 254 },
     password: { type: 'string', minLength: 8, maxLength: 256 },
@@ -136,11 +145,7 @@ export const COMPONENT_SCHEMAS: Record<string, unknown> = {
     ['id', 'amount', 'balanceAfter', 'reason', 'ref', 'createdAt'],
   ),
   AdminUser: obj({
-    id: { type: 'string' },
-    email: { type: 'string', format: 'email' },
-    role: { type: 'string', enum: ['user', 'admin'] },
-    balance: ref('TokenAmount'),
-    createdAt: { type: 'string', format: 'date-time' },
+    ...USER_FIELDS,
     disabled: { type: 'boolean' },
     lastLoginAt: { type: ['string', 'null'], format: 'date-time' },
   }),

@@ -12,7 +12,7 @@ import { AppError } from '../../errors.js';
 import { deleteUser } from '../../lifecycle/delete-user.js';
 import type { AppDeps } from '../deps.js';
 import { json, limitParam, noContent, readJson } from '../respond.js';
-import { ADMIN_ONLY, BAD_REQUEST, errorResp, jsonBody, jsonResponse, obj, ref } from '../schemas.js';
+import { ADMIN_ONLY, BAD_REQUEST, BALANCE_CHANGED, errorResp, jsonBody, jsonResponse, obj, ref } from '../schemas.js';
 import type { Route } from '../types.js';
 
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
@@ -89,10 +89,10 @@ export function adminRoutes(deps: AppDeps): Route[] {
         parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', maxLength: 128 } }],
         requestBody: jsonBody(obj({ email: { type: 'string', format: 'email' }, amount: { type: 'number', not: { const: 0 }, multipleOf: 0.001 }, reason: { type: 'string', minLength: 1, maxLength: 500 } })),
         responses: {
-          '200': jsonResponse('Applied (or applied before under this key)', obj({ email: { type: 'string' }, balance: ref('TokenAmount') })),
+          '200': jsonResponse('Applied (or applied before under this key)', BALANCE_CHANGED.answer),
           ...BAD_REQUEST,
           ...ADMIN_ONLY,
-          '404': errorResp('No user with that email (NOT_FOUND).'),
+          ...BALANCE_CHANGED.noUser,
           '409': errorResp('The balance would go below zero, or the key was used for another adjustment (CONFLICT).'),
         },
       },

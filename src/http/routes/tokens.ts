@@ -6,7 +6,7 @@ import { parseTokenAmount, toTokens } from '../../tokens/amount.js';
 import { credit, getBalance, listLedger } from '../../tokens/ledger.js';
 import type { AppDeps } from '../deps.js';
 import { json, limitParam, readJson } from '../respond.js';
-import { ADMIN_ONLY, BAD_REQUEST, errorResp, jsonBody, jsonResponse, obj, ref, UNAUTH } from '../schemas.js';
+import { ADMIN_ONLY, BAD_REQUEST, BALANCE_CHANGED, errorResp, jsonBody, jsonResponse, obj, ref, UNAUTH } from '../schemas.js';
 import type { Route } from '../types.js';
 
 const IDEMPOTENCY_KEY = /^[\w.:-]{1,128}$/;
@@ -78,10 +78,10 @@ export function tokenRoutes(deps: AppDeps): Route[] {
         parameters: [{ name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 128 } }],
         requestBody: jsonBody(obj({ email: { type: 'string', format: 'email' }, amount: { type: 'number', exclusiveMinimum: 0, multipleOf: 0.001 } })),
         responses: {
-          '200': jsonResponse('Credited (or already credited under this key)', obj({ email: { type: 'string' }, balance: ref('TokenAmount') })),
+          '200': jsonResponse('Credited (or already credited under this key)', BALANCE_CHANGED.answer),
           ...BAD_REQUEST,
           ...ADMIN_ONLY,
-          '404': errorResp('No user with that email (NOT_FOUND).'),
+          ...BALANCE_CHANGED.noUser,
           '409': errorResp('Idempotency-Key reused for a different user (CONFLICT).'),
         },
       },
