@@ -329,10 +329,16 @@ export class HttpServer {
     answer.stream?.destroy();
     res.cork(() => {
       writeHead(res, answer, id);
-      if (method === 'HEAD' && answer.file) {
-        res.endWithoutBody(answer.file.end - answer.file.start + 1, closeConnection);
-      } else if (method === 'HEAD' || answer.status === 204 || answer.status === 304) {
-        res.endWithoutBody(undefined, closeConnection);
+      if (answer.status === 204 || answer.status === 304) {
+        // No Content-Length at all (RFC 9110 §8.6; strict proxies answer 502 otherwise). The library writes one
+        // whenever it is given any argument, `undefined` included (as 2^63), so it gets none; a connection to
+        // close says so itself.
+        if (closeConnection) res.writeHeader('connection', 'close');
+        res.endWithoutBody();
+      } else if (method === 'HEAD') {
+        // The length the GET would have.
+        const length = answer.file ? answer.file.end - answer.file.start + 1 : Buffer.byteLength(answer.body ?? '');
+        res.endWithoutBody(length, closeConnection);
       } else {
         res.end(answer.body ?? '', closeConnection);
       }
