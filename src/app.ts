@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { actionLimit, closeLimit, enforce, RateLimiter } from './accounts/rate-limit.js';
+import { actionLimit, closeLimit, enforce, RateLimiter, type SharedStore } from './accounts/rate-limit.js';
+import { Cluster } from './cluster/index.js';
 import { ensureAdmin } from './accounts/users.js';
 import type { Config } from './config.js';
 import { openDatabase, type OpenDatabase } from './db/connect.js';
@@ -114,7 +115,23 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   const metrics = new Metrics({ processMetrics: true });
   // Webhooks: the delivery queue, the emitter everything below sends events into, and a delivery worker.
   const events = startEvents({ config, db, logger, databaseUrl: database.url, deliver: true });
-  const live = new LiveManager({ config, db, engine, logger, metrics, events: events.webhooks, publish: (id, event) => hubRef.current?.publishLive(id, event) });
+  // Several servers on one Redis: the shared places go into the live manager, the router is attached to it.
+  const cluster = Cluster.create(config, logger, metrics);
+  const live = new LiveManager({
+    config,
+    db,
+    engine,
+    logger,
+    metrics,
+    events: events.webhooks,
+    publish: (id, event) => {
+      hubRef.current?.publishLive(id, event);
+      cluster.router.relay(id, event);
+    },
+    slots: cluster.slots,
+    lifecycle: cluster.enabled ? cluster.lifecycle : undefined,
+  });
+  cluster.attach({ live, db, events: events.webhooks, deliver: (id, text) => hubRef.current?.publishLiveText(id, text) });
   // Temporary upload files a killed process left behind go now and then every 10 minutes.
   const partSweep = (): Promise<unknown> => removeStaleParts(config.dataDir, STALE_PART_IDLE_MS, logger).catch((err: unknown) => logger.error({ err }, 'sweeping upload leftovers failed'));
   const partSweeper = setInterval(() => void partSweep(), 10 * 60_000);
@@ -122,8 +139,10 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
   try {
     await partSweep();
     await live.init();
+    cluster.start();
   } catch (err) {
     clearInterval(partSweeper);
+    await cluster.close().catch(() => undefined);
     await events.close(0);
     await engine.close();
     await database.close();
@@ -142,17 +161,20 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     return (await resolveFfprobe({ envPath: config.ffprobePath, ffmpegPath: ffmpeg?.path })).path;
   };
 
+  // With several servers, every limit is counted in Redis by all of them together.
+  const bus = cluster.bus;
+  const shared = bus ? (part: string): SharedStore => ({ redis: bus.redis, keyPrefix: `${bus.ns}:rl:${part}` }) : undefined;
   const limits = {
-    live: actionLimit('live session', config.rateLimits.live, 3 * config.rateLimits.live),
-    uploads: actionLimit('upload', config.rateLimits.uploads, 3 * config.rateLimits.uploads),
-    jobs: actionLimit('job', config.rateLimits.jobs, 3 * config.rateLimits.jobs),
+    live: actionLimit('live session', config.rateLimits.live, 3 * config.rateLimits.live, shared),
+    uploads: actionLimit('upload', config.rateLimits.uploads, 3 * config.rateLimits.uploads, shared),
+    jobs: actionLimit('job', config.rateLimits.jobs, 3 * config.rateLimits.jobs, shared),
   };
   const onLimited = (name: string): void => metrics.rateLimited.inc({ limit: name });
   const loginLimits = {
-    perAccount: new RateLimiter(config.loginLimit.perAccount, config.loginLimit.windowMs),
-    perAddress: new RateLimiter(config.loginLimit.perAddress, config.loginLimit.windowMs),
+    perAccount: new RateLimiter(config.loginLimit.perAccount, config.loginLimit.windowMs, shared?.('login:account')),
+    perAddress: new RateLimiter(config.loginLimit.perAddress, config.loginLimit.windowMs, shared?.('login:address')),
   };
-  const signupLimit = new RateLimiter(config.registration.perAddress, config.registration.windowMs);
+  const signupLimit = new RateLimiter(config.registration.perAddress, config.registration.windowMs, shared?.('signup:address'));
   const ports = { http: (): number => 0, https: (): number => 0 };
   const warm: WarmState = { total: config.onnx.preload ? engine.list().length : 0, ready: 0, failed: 0 };
   const checked = async (f: () => Promise<HealthCheck>): Promise<HealthCheck> => {
@@ -168,6 +190,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     engine,
     logger,
     live,
+    cluster,
     jobs: { db, engine, queue },
     metrics,
     webhooks: events.webhooks,
@@ -251,6 +274,8 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     app: server,
     authenticateUpgrade: (req) => authenticator.authenticateUpgrade(req),
     live: () => live,
+    router: () => cluster.router,
+    elsewhere: () => cluster.elsewhere(),
     logger,
     trustProxy: config.trustProxy,
     jobsSnapshot: async (userId) => (await activeJobs(db, userId)).map(toPublicJob),
@@ -352,14 +377,18 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
     close: () =>
       (closing ??= (async () => {
         // One grace period for the whole shutdown: each step gets what the ones before it left.
+        logger.info({ inFlight: server.inFlight, liveSessions: live.count, drainS: config.drainTimeoutS, graceMs: config.shutdownGraceMs }, 'shutting down');
+        // Drain first, still answering requests (a client may stop its session; /health says "draining", so
+        // balancers send new ones elsewhere): running sessions get DRAIN_TIMEOUT_S, then end as `stopped`.
+        await live.drain(config.drainTimeoutS * 1000);
         const deadline = performance.now() + config.shutdownGraceMs;
         const left = (): number => Math.max(0, deadline - performance.now());
-        logger.info({ inFlight: server.inFlight, liveSessions: live.count, graceMs: config.shutdownGraceMs }, 'shutting down');
         server.stopAccepting();
         clearInterval(partSweeper);
         clearInterval(renewer);
         await retention?.stop();
         await live.close(); // sessions end as `stopped`: recordings finalised, tokens settled, clients told
+        await cluster.close(); // leaves the cluster: the others stop forwarding here at once
         // A job item still running when the grace period is up is left to the queue, which hands it to another worker.
         await worker?.close(left());
         await events.close(left());

@@ -18,8 +18,15 @@ export interface Config {
   readonly recordingsDir: string;
   /** External PostgreSQL (DATABASE_URL); unset means an embedded PostgreSQL under DATA_DIR. */
   readonly databaseUrl: string | undefined;
-  /** Redis for the job queue (REDIS_URL); unset means the queue lives in PostgreSQL. */
+  /**
+   * Redis (REDIS_URL) for the job queue and for several servers working as one (session ownership, forwarding,
+   * shared limits); unset means the queue lives in PostgreSQL and this process works alone.
+   */
   readonly redisUrl: string | undefined;
+  /** Where clients reach this server (PUBLIC_URL, e.g. https://lookout-2.example.com): a full server sends new sessions to another's. */
+  readonly publicUrl: string | undefined;
+  /** On SIGTERM, how long running live sessions may go on before they are ended (DRAIN_TIMEOUT_S, default 30). */
+  readonly drainTimeoutS: number;
   /** pino level (LOG_LEVEL, default info). */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** LOG_FORMAT: `auto` (default: readable on a terminal, JSON lines otherwise), `json` or `pretty`. */
@@ -164,6 +171,8 @@ export interface Config {
     /** Concurrent sessions on this server (LIVE_MAX_SESSIONS, default 8) and per user (LIVE_MAX_SESSIONS_PER_USER, default 2). */
     readonly maxSessions: number;
     readonly maxSessionsPerUser: number;
+    /** Concurrent sessions on all servers together (LIVE_MAX_SESSIONS_TOTAL, default 0: no limit); needs REDIS_URL to span servers. */
+    readonly maxSessionsTotal: number;
     /** Record sessions unless the client says otherwise (LIVE_RECORD, default true). */
     readonly record: boolean;
     /** STUN/TURN servers given to clients and used by the server (LIVE_ICE_SERVERS, LIVE_TURN_USERNAME, LIVE_TURN_CREDENTIAL). */
@@ -357,6 +366,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     recordingsDir: path.resolve(cwd, read(env, 'RECORDINGS_DIR') ?? './recordings'),
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    publicUrl: url(env, 'PUBLIC_URL', ['http:', 'https:'])?.replace(/\/+$/, ''),
+    drainTimeoutS: int(env, 'DRAIN_TIMEOUT_S', 30, 0, 3600),
     logLevel: logLevel as Config['logLevel'],
     logFormat: oneOf(env, 'LOG_FORMAT', ['auto', 'json', 'pretty'] as const, 'auto'),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
@@ -446,6 +457,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       idleTimeoutS: int(env, 'LIVE_IDLE_TIMEOUT_S', 10, 1, 3600),
       maxSessions: int(env, 'LIVE_MAX_SESSIONS', 8, 1, 1000),
       maxSessionsPerUser: int(env, 'LIVE_MAX_SESSIONS_PER_USER', 2, 1, 1000),
+      maxSessionsTotal: int(env, 'LIVE_MAX_SESSIONS_TOTAL', 0, 0, 100_000),
       record: bool(env, 'LIVE_RECORD', true),
       iceServers: iceServers(env),
       announcedAddress: ipv4(env, 'LIVE_ANNOUNCED_ADDRESS'),

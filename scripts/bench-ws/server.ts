@@ -12,6 +12,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { User } from '../../src/db/schema.js';
 import type { Auth, HttpRequest } from '../../src/http/types.js';
+import type { LiveRouter } from '../../src/cluster/router.js';
 import type { LiveManager } from '../../src/live/manager.js';
 import { createLogger } from '../../src/log.js';
 import { emit, jobEvent, jobsTopic, serveParent, type AllowCommand, type HubKind, type ServerRequest, type ServerStats, type SubsReply } from './protocol.js';
@@ -39,6 +40,9 @@ const authenticateUpgrade = async (req: HttpRequest): Promise<Auth | null> => {
 const deps = {
   authenticateUpgrade,
   live: (): LiveManager => {
+    throw new Error('live sessions are not part of this benchmark');
+  },
+  router: (): LiveRouter => {
     throw new Error('live sessions are not part of this benchmark');
   },
   logger,

@@ -16,7 +16,8 @@ export type AuditAction =
   | 'invite.used'
   | 'login.failed_burst'
   | 'api_key.created'
-  | 'api_key.revoked';
+  | 'api_key.revoked'
+  | 'node.drained';
 
 export interface Actor {
   /** A user, or undefined for the command line or the server itself. */

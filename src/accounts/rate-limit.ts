@@ -1,21 +1,34 @@
 /**
- * Rate limits: fixed windows per key, counted by rate-limiter-flexible (a maintained limiter whose Redis store
- * has the same interface, for limits shared by several servers). In memory, one process keeps its own counts
- * (documented in the README's scaling notes).
+ * Rate limits: fixed windows per key, counted by rate-limiter-flexible (a maintained limiter). In memory, one
+ * process keeps its own counts; with a Redis store (several servers, REDIS_URL) every server counts into the
+ * same keys, so N servers allow the limit once, not N times. Should Redis fail, an in-memory limiter of the
+ * same size stands in (the library's insurance limiter): limits loosen to per-process rather than letting
+ * every request through or refusing them all.
  */
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { AppError } from '../errors.js';
 
 const waitS = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
 
+/** Where a limiter counts when it is shared by several servers: a Redis client and this limiter's key prefix. */
+export interface SharedStore {
+  readonly redis: Redis;
+  readonly keyPrefix: string;
+}
+
 export class RateLimiter {
-  readonly #rl: RateLimiterMemory;
+  readonly #rl: RateLimiterAbstract;
 
   constructor(
     readonly limit: number,
     readonly windowMs: number,
+    shared?: SharedStore,
   ) {
-    this.#rl = new RateLimiterMemory({ points: limit, duration: windowMs / 1000 });
+    const opts = { points: limit, duration: windowMs / 1000 };
+    this.#rl = shared
+      ? new RateLimiterRedis({ ...opts, storeClient: shared.redis, keyPrefix: shared.keyPrefix, rejectIfRedisNotReady: true, insuranceLimiter: new RateLimiterMemory(opts) })
+      : new RateLimiterMemory(opts);
   }
 
   /** Counts one hit; returns the seconds to wait when over the limit, or 0 when allowed. */
@@ -56,8 +69,13 @@ export interface ActionLimit {
   readonly perAddress: RateLimiter;
 }
 
-export function actionLimit(name: string, perUserPerMinute: number, perAddressPerMinute: number): ActionLimit {
-  return { name, perUser: new RateLimiter(perUserPerMinute, 60_000), perAddress: new RateLimiter(perAddressPerMinute, 60_000) };
+/** `shared(part)`: the Redis store for one of its two limiters, when servers share their counts. */
+export function actionLimit(name: string, perUserPerMinute: number, perAddressPerMinute: number, shared?: (part: string) => SharedStore): ActionLimit {
+  return {
+    name,
+    perUser: new RateLimiter(perUserPerMinute, 60_000, shared?.(`${name}:user`)),
+    perAddress: new RateLimiter(perAddressPerMinute, 60_000, shared?.(`${name}:address`)),
+  };
 }
 
 /** RATE_LIMITED (429 with `Retry-After`, or the WebSocket's `retryAfterS`). */

@@ -7,6 +7,7 @@ import * as m0005 from './migrations/0005_api_keys.js';
 import * as m0006 from './migrations/0006_pipelines.js';
 import * as m0007 from './migrations/0007_events_and_detections.js';
 import * as m0008 from './migrations/0008_administration.js';
+import * as m0009 from './migrations/0009_server_lost.js';
 
 /** Migrations are listed in code (not read from disk) so the compiled build and tsx behave the same. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -18,6 +19,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0006_pipelines': m0006,
   '0007_events_and_detections': m0007,
   '0008_administration': m0008,
+  '0009_server_lost': m0009,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

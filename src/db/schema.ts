@@ -67,7 +67,7 @@ export interface TokenChargesTable {
   created_at: CreatedAt;
 }
 
-export type LiveEndReason = 'stopped' | 'disconnected' | 'insufficient_tokens' | 'error';
+export type LiveEndReason = 'stopped' | 'disconnected' | 'insufficient_tokens' | 'error' | 'server_lost';
 
 export interface LiveSessionsTable {
   id: string;

@@ -7,6 +7,7 @@ import type { DetectionEngine } from '../inference/index.js';
 import type { JobServiceDeps } from '../jobs/service.js';
 import type { InferGate } from '../infer/gate.js';
 import type { LiveManager } from '../live/manager.js';
+import type { Cluster } from '../cluster/index.js';
 import type { WebhookEvents } from '../events/webhooks.js';
 import type { Logger } from '../log.js';
 
@@ -23,6 +24,8 @@ export interface AppDeps {
   readonly engine: DetectionEngine;
   readonly logger: Logger;
   readonly live: LiveManager;
+  /** Several servers as one (REDIS_URL): routing to a session's server, placement, drain, who is up. */
+  readonly cluster: Cluster;
   /** Job submission and cancellation (database, engine, queue). */
   readonly jobs: JobServiceDeps;
   /** The ffprobe binary (FFPROBE_PATH, beside ffmpeg, on PATH, or bundled), resolved once. */

@@ -22,6 +22,7 @@ import { closeAbandonedSessions, getLiveSession, toPublicSession } from './repo.
 import { DetectorScheduler } from './scheduler.js';
 import { LiveSession } from './session.js';
 import { DetectionStore } from './detection-store.js';
+import { LocalSlots, type SessionSlots, type Slot } from './slots.js';
 
 const SWEEP_INTERVAL_MS = 60_000;
 
@@ -34,6 +35,10 @@ export interface LiveManagerDeps {
   readonly metrics?: Metrics;
   /** Where live.track, live.zone and live.ended go (webhooks). */
   readonly events?: EventSink;
+  /** Per-user and total places (default: this process counts its own, LIVE_MAX_SESSIONS_PER_USER per user). */
+  readonly slots?: SessionSlots;
+  /** Told when a session has started (before its answer goes out) and when it has ended: cluster ownership. */
+  readonly lifecycle?: { started(session: LiveSession): Promise<void>; ended(session: LiveSession): void };
 }
 
 export interface StartLiveOptions {
@@ -53,14 +58,17 @@ export class LiveManager {
   readonly #sessions = new Map<string, LiveSession>();
   readonly #schedulers = new Map<string, DetectorScheduler>();
   readonly #detections: DetectionStore;
-  /** Starts in progress count against the limits too. */
-  #starting = new Map<string, number>();
+  readonly #slots: SessionSlots;
+  /** Starts in progress count against this server's limit too. */
+  #starting = 0;
   #closed = false;
+  #draining: { deadline: number; done: Promise<void> } | undefined;
   #sweeper: NodeJS.Timeout | undefined;
 
   constructor(deps: LiveManagerDeps) {
     this.#d = deps;
     this.#detections = new DetectionStore(deps.db, deps.logger, deps.metrics);
+    this.#slots = deps.slots ?? new LocalSlots(deps.config.live.maxSessionsPerUser, deps.config.live.maxSessionsTotal || Infinity);
   }
 
   /** Prepares the recordings folder and closes sessions a previous process left open. */
@@ -92,10 +100,18 @@ export class LiveManager {
     return this.#sessions.size;
   }
 
-  countFor(userId: string): number {
-    let n = this.#starting.get(userId) ?? 0;
-    for (const s of this.#sessions.values()) if (s.userId === userId) n++;
-    return n;
+  /** True when this server takes no new session: at LIVE_MAX_SESSIONS, draining or shutting down. */
+  get full(): boolean {
+    return this.#closed || this.#draining !== undefined || this.#sessions.size + this.#starting >= this.#d.config.live.maxSessions;
+  }
+
+  get draining(): boolean {
+    return this.#draining !== undefined;
+  }
+
+  /** Whether a session of this id runs here (whoever owns it). */
+  has(id: string): boolean {
+    return this.#sessions.has(id);
   }
 
   /** Batching per LIVE_BATCH: `auto` batches on GPU providers only (on the CPU one run already uses every core). */
@@ -130,13 +146,13 @@ export class LiveManager {
     if (typeof record !== 'boolean') throw new AppError('VALIDATION_FAILED', 'record must be true or false.');
     const store = o.store === undefined || o.store === null ? true : o.store;
     if (typeof store !== 'boolean') throw new AppError('VALIDATION_FAILED', 'store must be true or false.');
-    if (this.countFor(o.userId) >= live.maxSessionsPerUser) {
-      throw new AppError('CONFLICT', `You already have ${live.maxSessionsPerUser} live sessions running; stop one first.`);
-    }
-    if (this.#sessions.size + this.#startingTotal() >= live.maxSessions) {
+    if (this.#draining) throw new AppError('UNAVAILABLE', 'This server is draining: it takes no new live sessions.', { retryAfterS: 5 });
+    let slot: Slot | undefined = await this.#slots.acquire(o.userId); // CONFLICT at the per-user limit, UNAVAILABLE at the total
+    if (this.#sessions.size + this.#starting >= live.maxSessions) {
+      await slot.release();
       throw new AppError('UNAVAILABLE', `This server is running its maximum of ${live.maxSessions} live sessions; try again shortly.`, { retryAfterS: 10 });
     }
-    this.#starting.set(o.userId, (this.#starting.get(o.userId) ?? 0) + 1);
+    this.#starting++;
     try {
       const { engine } = this.#d;
       // NOT_FOUND for an unknown model; VALIDATION_FAILED for a classifier as the model or a bad classifier.
@@ -157,6 +173,7 @@ export class LiveManager {
         scheduler = this.#scheduler(detector);
         this.#schedulers.set(detector.model.name, scheduler);
       }
+      const held = slot;
       const started = await LiveSession.start(
         {
           db: this.#d.db,
@@ -171,22 +188,32 @@ export class LiveManager {
           metrics: this.#d.metrics,
           nodeId: this.#d.config.nodeId,
           pipeline,
-          onEnded: (s) => this.#sessions.delete(s.id),
+          onEnded: (s) => {
+            this.#sessions.delete(s.id);
+            void held.release().catch((err: unknown) => this.#d.logger.warn({ err, sessionId: s.id }, 'live: giving back a session place failed'));
+            this.#d.lifecycle?.ended(s);
+          },
           onEvent: (s, ev) => this.#toWebhooks(s, ev),
           detections: this.#detections,
         },
         { userId: o.userId, sdp: o.sdp, via: o.via, budgetMs, record, store },
       );
+      slot = undefined; // the session gives it back when it ends
+      this.#sessions.set(started.session.id, started.session);
       if (this.#closed) {
         await started.session.end('stopped');
         throw new AppError('UNAVAILABLE', 'The server is shutting down.', { retryAfterS: 5 });
       }
-      this.#sessions.set(started.session.id, started.session);
+      try {
+        await this.#d.lifecycle?.started(started.session);
+      } catch (err) {
+        await started.session.end('error', 'The session could not be registered with the cluster.');
+        throw err;
+      }
       return started;
     } finally {
-      const n = (this.#starting.get(o.userId) ?? 1) - 1;
-      if (n > 0) this.#starting.set(o.userId, n);
-      else this.#starting.delete(o.userId);
+      this.#starting--;
+      await slot?.release();
     }
   }
 
@@ -195,6 +222,25 @@ export class LiveManager {
     const mine = [...this.#sessions.values()].filter((s) => s.userId === userId);
     await Promise.all(mine.map((s) => s.end('stopped', message)));
     return mine.length;
+  }
+
+  /**
+   * Takes no new session from now, lets the running ones go on until `deadlineMs` from now, then ends those left
+   * as `stopped`. Resolves when none is left. A second call keeps the earlier deadline when it is sooner.
+   */
+  drain(deadlineMs: number, message = 'The server is shutting down.'): Promise<void> {
+    const deadline = performance.now() + deadlineMs;
+    if (this.#draining && this.#draining.deadline <= deadline) return this.#draining.done;
+    const done = (async () => {
+      while (this.#sessions.size > 0 && performance.now() < deadline) {
+        await new Promise((r) => setTimeout(r, Math.min(250, Math.max(1, deadline - performance.now()))));
+        if (this.#draining?.deadline !== deadline) return; // a sooner deadline took over
+      }
+      await Promise.all([...this.#sessions.values()].map((s) => s.end('stopped', message)));
+    })();
+    this.#draining = { deadline, done };
+    this.#d.logger.info({ liveSessions: this.#sessions.size, deadlineS: Math.round(deadlineMs / 1000) }, 'live: draining');
+    return done;
   }
 
   /** Ends every session (server shutdown). */
@@ -221,9 +267,4 @@ export class LiveManager {
     }
   }
 
-  #startingTotal(): number {
-    let n = 0;
-    for (const v of this.#starting.values()) n += v;
-    return n;
-  }
 }

@@ -1,6 +1,6 @@
 /** Live-session rows: created when a session starts, touched every second, finalised when it ends. */
 import { sql } from 'kysely';
-import type { Db, LiveEndReason, LiveSessionRow } from '../db/schema.js';
+import type { Db, DbOrTx, LiveEndReason, LiveSessionRow } from '../db/schema.js';
 import { toTokens } from '../tokens/amount.js';
 import { refund } from '../tokens/ledger.js';
 
@@ -55,8 +55,10 @@ function progressColumns(p: LiveProgress) {
   };
 }
 
-export async function updateLiveProgress(db: Db, id: string, p: LiveProgress): Promise<void> {
-  await db.updateTable('live_sessions').set(progressColumns(p)).where('id', '=', id).where('state', '=', 'live').execute();
+/** Writes a running session's progress; false when the row is no longer live (another server ended it as lost). */
+export async function updateLiveProgress(db: DbOrTx, id: string, p: LiveProgress): Promise<boolean> {
+  const r = await db.updateTable('live_sessions').set(progressColumns(p)).where('id', '=', id).where('state', '=', 'live').executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
 }
 
 export async function finishLiveSession(
@@ -69,6 +71,7 @@ export async function finishLiveSession(
     .updateTable('live_sessions')
     .set({ ...progressColumns(p), state: 'ended', end_reason: end.reason, recording_path: end.recordingPath, ended_at: sql<Date>`now()` })
     .where('id', '=', id)
+    .where('state', '=', 'live') // one that another server ended as lost keeps what it wrote
     .execute();
 }
 
@@ -112,6 +115,47 @@ export async function closeAbandonedSessions(db: Db, staleS = 30, ownNode?: stri
     for (const h of holds) await refund(db, { reservationId: h.id, key: `live:${id}:refund` });
   }
   return rows.length;
+}
+
+/**
+ * The sessions of a server that stopped sending heartbeats (`nodeId`): each is ended as `server_lost` with what
+ * its last heartbeat recorded (every frame recorded there is charged, see LiveBilling.settle), and its unspent
+ * hold is refunded. The UPDATE takes each row once, whoever else tries (a slow owner finishing it itself, another
+ * server taking over too); the refund's key makes it once as well.
+ */
+export async function closeLostSessions(db: Db, nodeId: string): Promise<LiveSessionRow[]> {
+  const rows = await db
+    .updateTable('live_sessions')
+    .set({ state: 'ended', end_reason: 'server_lost', ended_at: sql<Date>`heartbeat_at` })
+    .where('state', '=', 'live')
+    .where('node_id', '=', nodeId)
+    .returningAll()
+    .execute();
+  for (const { id } of rows) {
+    const holds = await db.selectFrom('token_reservations').select('id').where('ref', '=', `live:${id}`).execute();
+    for (const h of holds) await refund(db, { reservationId: h.id, key: `live:${id}:refund` });
+  }
+  return rows;
+}
+
+/** A `live.ended` message's stats from a session's row (for sessions ended by another server). */
+export function statsOfRow(r: LiveSessionRow): Record<string, unknown> {
+  return {
+    framesIn: r.frames_in,
+    framesProcessed: r.frames_processed,
+    framesDropped: r.frames_dropped,
+    droppedStale: r.dropped_stale,
+    droppedLate: r.dropped_late,
+    p50Ms: r.latency_p50_ms,
+    p95Ms: r.latency_p95_ms,
+    p99Ms: r.latency_p99_ms,
+    budgetMs: r.budget_ms,
+    tokensCharged: toTokens(r.tokens_charged_milli),
+    codec: r.codec,
+    width: r.width,
+    height: r.height,
+    counts: r.counts,
+  };
 }
 
 /** The contract's `session` object. */

@@ -22,7 +22,7 @@ import { LiveDecoder, type DecodedFrame } from '../media/live-decoder.js';
 import { CounterFeed, type Metrics } from '../metrics.js';
 import type { FfmpegInfo } from '../media/ffmpeg.js';
 import { toTokens } from '../tokens/amount.js';
-import { LiveBilling } from './billing.js';
+import { LiveBilling, SessionTakenOver, type FrameTicket } from './billing.js';
 import { FrameAssembler, type EncodedFrame, type LiveCodec } from './frame-assembler.js';
 import { RtpClock } from './ivf.js';
 import { LatencyHistogram, LatencyWindow, round1 } from './latency.js';
@@ -88,6 +88,7 @@ interface Pending {
 const MAX_LATE_IN_A_ROW = 5;
 const PLI_MIN_INTERVAL_MS = 500;
 const STATS_INTERVAL_MS = 1000;
+const LOST_MESSAGE = 'Another server ended this session: this one had stopped sending heartbeats for too long.';
 const MAX_DETECTOR_ERRORS_IN_A_ROW = 10;
 /** Trickle requests (WHIP PATCH, live.ice) one session takes per window. */
 const TRICKLE_PER_WINDOW = 20;
@@ -137,6 +138,8 @@ export class LiveSession implements FrameSource {
   /** The last frame taken, until its detections are delivered (deliveries run in frame order). */
   #detecting: Promise<void> | undefined;
   #ending: Promise<void> | undefined;
+  /** The ticket of the frame whose later stages (classifier crops) run now. */
+  #delivering: FrameTicket | undefined;
   readonly #stage: LivePipeline;
   readonly #store: DetectionStore | undefined;
   #lastPtsMs = 0;
@@ -150,7 +153,7 @@ export class LiveSession implements FrameSource {
     this.#pc = pc;
     this.#lastRtpAt = performance.now();
     this.#recordingPath = req.record ? path.join(deps.recordingsDir, id) : undefined; // extension once the codec is known
-    this.#stage = deps.pipeline(id, (milli) => this.#billing.trySpend(milli));
+    this.#stage = deps.pipeline(id, (milli) => this.#billing.trySpend(milli, this.#delivering));
     this.#store = req.store ? deps.detections : undefined;
     this.#billing = new LiveBilling(deps.db, {
       userId: req.userId,
@@ -395,7 +398,8 @@ export class LiveSession implements FrameSource {
       this.#lateInARow++;
       return undefined;
     }
-    if (!this.#billing.tryConsume()) {
+    const ticket = this.#billing.tryConsume();
+    if (!ticket) {
       if (this.#billing.exhausted) void this.end('insufficient_tokens');
       return undefined; // the frame waits for credit (or is replaced by a newer one)
     }
@@ -412,7 +416,7 @@ export class LiveSession implements FrameSource {
       onDone: (result, startedAt) => {
         // The detector is free for the next frame now; this frame's later stages run after the previous frame's.
         void before
-          .then(() => this.#deliver(p, result, startedAt))
+          .then(() => this.#deliver(p, result, startedAt, ticket))
           .catch((err: unknown) => this.#d.logger.error({ err, sessionId: this.id }, 'live: delivering detections failed'))
           .finally(() => {
             if (this.#detecting === mine) this.#detecting = undefined;
@@ -422,21 +426,24 @@ export class LiveSession implements FrameSource {
     };
   }
 
-  async #deliver(p: Pending, detected: DetectResult | Error, detectedAt: number): Promise<void> {
+  async #deliver(p: Pending, detected: DetectResult | Error, detectedAt: number, ticket: FrameTicket): Promise<void> {
     const startedAt = detectedAt;
     let result: DetectResult | Error = detected;
     let stage: Awaited<ReturnType<LivePipeline['process']>> | undefined;
     if (!(result instanceof Error)) {
       const { decoded } = p;
+      this.#delivering = ticket; // the frame's crops are paid with it (deliveries run one at a time, in order)
       try {
         stage = await this.#stage.process({ data: decoded.data, width: decoded.width, height: decoded.height }, result.objects, p.meta.ptsMs);
         this.#lastPtsMs = Math.max(this.#lastPtsMs, p.meta.ptsMs);
       } catch (err) {
         result = err instanceof Error ? err : new Error(String(err));
+      } finally {
+        this.#delivering = undefined;
       }
     }
     if (result instanceof Error || !stage) {
-      this.#billing.giveBack();
+      this.#billing.giveBack(ticket);
       this.#other++;
       this.#d.logger.error({ sessionId: this.id, err: result }, 'live: detection failed');
       if (++this.#detectorErrorsInARow >= MAX_DETECTOR_ERRORS_IN_A_ROW) void this.end('error');
@@ -471,6 +478,7 @@ export class LiveSession implements FrameSource {
     const totalMs = sentAt - meta.arrivedAt;
     message.timings.totalMs = round2(totalMs);
     this.#processed++;
+    this.#billing.confirm(ticket); // counted and charged together: the next settlement records both
     this.#latency.add(totalMs);
     this.#recent.add(sentAt, totalMs);
     this.#recentModel.add(sentAt, result.timings.totalMs + stage.out.timings.classifyMs + stage.out.timings.trackMs);
@@ -603,10 +611,13 @@ export class LiveSession implements FrameSource {
     }
     this.#publish({ type: 'live.stats', sessionId: this.id, ...this.stats() });
     this.#feedMetrics();
-    this.#billing
-      .settle()
-      .then(() => updateLiveProgress(this.#d.db, this.id, this.#progress()))
-      .catch((err: unknown) => this.#d.logger.error({ err, sessionId: this.id }, 'live: settlement failed'));
+    // The counters are read in the same tick as the amount the settlement takes: the row records exactly the
+    // frames its charge pays for, so another server ending it as lost leaves it charged for what it says.
+    const p = this.#progress();
+    this.#billing.settle((tx, charged) => updateLiveProgress(tx, this.id, { ...p, tokensChargedMilli: charged })).catch((err: unknown) => {
+      if (err instanceof SessionTakenOver) void this.end('server_lost', LOST_MESSAGE);
+      else this.#d.logger.error({ err, sessionId: this.id }, 'live: settlement failed');
+    });
   }
 
   // ------------------------------------------------------------------ the end
@@ -629,15 +640,24 @@ export class LiveSession implements FrameSource {
       this.#sendDataChannel(ended);
       await this.#pc.close().catch(() => undefined);
       await this.#decoder?.close();
-      try {
-        await this.#billing.finish();
-      } catch (err) {
-        this.#d.logger.error({ err, sessionId: this.id }, 'live: final settlement failed');
+      if (reason !== 'server_lost') {
+        try {
+          await this.#billing.finish((tx, charged) => updateLiveProgress(tx, this.id, { ...this.#progress(), tokensChargedMilli: charged }));
+        } catch (err) {
+          if (err instanceof SessionTakenOver) {
+            reason = 'server_lost';
+            message = LOST_MESSAGE;
+          } else this.#d.logger.error({ err, sessionId: this.id }, 'live: final settlement failed');
+        }
       }
+      // Ended as lost by another server, which settled it: give back only what was reserved since.
+      if (reason === 'server_lost') await this.#billing.abandon().catch((err: unknown) => this.#d.logger.error({ err, sessionId: this.id }, 'live: refund after a takeover failed'));
       const recordingPath = await this.#keptRecording();
       await this.#store?.flush(); // every processed frame is stored before the session reads as ended
       try {
-        await finishLiveSession(this.#d.db, this.id, this.#progress(), { reason, recordingPath });
+        if (reason === 'server_lost') {
+          if (recordingPath) await setRecordingPath(this.#d.db, this.id, recordingPath);
+        } else await finishLiveSession(this.#d.db, this.id, this.#progress(), { reason, recordingPath });
       } catch (err) {
         this.#d.logger.error({ err, sessionId: this.id }, 'live: could not save the ended session');
       }

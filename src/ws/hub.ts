@@ -213,6 +213,11 @@ export class WsHub {
     this.publish(liveTopic(sessionId), event);
   }
 
+  /** An event of a session another server runs, as the JSON text it relayed. */
+  publishLiveText(sessionId: string, text: string): void {
+    for (const app of this.#apps) app.publish(liveTopic(sessionId), text, false);
+  }
+
   /** Closes every socket (shutdown). */
   close(): void {
     clearInterval(this.#sweeper);

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError, isAppError, type ErrorCode } from '../errors.js';
 import type { Auth, HttpRequest } from '../http/types.js';
 import type { LiveManager } from '../live/manager.js';
+import type { LiveRouter } from '../cluster/router.js';
 import type { Logger } from '../log.js';
 import { RateLimiter } from '../accounts/rate-limit.js';
 import { parseClientMessage, type ClientMessage } from './messages.js';
@@ -97,6 +98,10 @@ export class MessageLimit {
 export interface ProtocolDeps {
   readonly authenticateUpgrade: (req: HttpRequest) => Promise<Auth | null>;
   readonly live: () => LiveManager;
+  /** Stop, ICE, configure and watch reach the server that runs the session, this one or another. */
+  readonly router: () => LiveRouter;
+  /** Another server with room, when this one is full (several servers): its PUBLIC_URL. */
+  readonly elsewhere?: () => Promise<string | undefined>;
   readonly logger: Logger;
   readonly trustProxy: boolean;
   /** Active jobs of a user, sent when they subscribe to `jobs` (the jobs feature provides it). */
@@ -166,6 +171,7 @@ export async function onClientText(d: ProtocolDeps, conn: ClientConn, text: stri
       message: known ? err.message : 'Something went wrong on our side; the error was logged.',
       ...(msg ? { re: msg.type } : {}),
       ...(known && typeof err.details['retryAfterS'] === 'number' ? { retryAfterS: err.details['retryAfterS'] } : {}),
+      ...(known && typeof err.details['url'] === 'string' ? { url: err.details['url'] } : {}),
     });
   }
 }
@@ -188,10 +194,11 @@ async function handle(d: ProtocolDeps, conn: ClientConn, msg: ClientMessage): Pr
         for (const job of jobs) conn.send({ type: 'job', job });
         return;
       }
-      const session = d.live().get(msg.topic.slice('live:'.length), userId);
+      const sessionId = msg.topic.slice('live:'.length);
+      const stats = await d.router().watch(sessionId, userId);
       if (conn.closed) return;
-      conn.subscribe(liveTopic(session.id));
-      conn.send({ type: 'live.stats', sessionId: session.id, ...session.stats() });
+      conn.subscribe(liveTopic(sessionId));
+      conn.send(stats);
       return;
     }
     case 'unsubscribe': {
@@ -199,6 +206,10 @@ async function handle(d: ProtocolDeps, conn: ClientConn, msg: ClientMessage): Pr
       return;
     }
     case 'live.offer': {
+      if (d.live().full && d.elsewhere) {
+        const url = await d.elsewhere();
+        if (url) throw new AppError('UNAVAILABLE', `This server takes no more live sessions; send the offer to ${url} instead.`, { retryAfterS: 0, url });
+      }
       await d.limitLive?.(userId, conn.ip);
       const { session, answer } = await d.live().start({
         userId,
@@ -215,16 +226,15 @@ async function handle(d: ProtocolDeps, conn: ClientConn, msg: ClientMessage): Pr
       return;
     }
     case 'live.ice': {
-      await d.live().get(msg.sessionId, userId).addIceCandidates([msg.candidate]);
+      await d.router().ice(msg.sessionId, userId, [msg.candidate]);
       return;
     }
     case 'live.stop': {
-      await d.live().get(msg.sessionId, userId).end('stopped');
+      await d.router().stop(msg.sessionId, userId);
       return;
     }
     case 'live.configure': {
-      const session = d.live().get(msg.sessionId, userId);
-      const answer = await session.configure(msg.changes);
+      const answer = await d.router().configure(msg.sessionId, userId, msg.changes);
       if (!conn.closed) conn.send(answer);
       return;
     }

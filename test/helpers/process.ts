@@ -27,7 +27,7 @@ function tracked(child: ChildProcess, kill: (signal: NodeJS.Signals) => void): S
 export function spawnTs(entry: string, args: string[], env: Record<string, string | undefined>): Spawned {
   const child = spawn(TSX, [path.join(ROOT, entry), ...args], {
     cwd: ROOT,
-    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], HTTPS_PORT: '0', SIGNUP_MAX_PER_ADDRESS: '100000', ...env },
+    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], HTTPS_PORT: '0', SIGNUP_MAX_PER_ADDRESS: '100000', DRAIN_TIMEOUT_S: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // its own process group, so kill() reaches tsx's child too
   });
@@ -74,7 +74,7 @@ export async function freePort(): Promise<number> {
 export function spawnNode(entry: string, args: string[], env: Record<string, string | undefined>): Spawned {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...args], {
     cwd: ROOT,
-    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], HTTPS_PORT: '0', SIGNUP_MAX_PER_ADDRESS: '100000', ...env },
+    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], HTTPS_PORT: '0', SIGNUP_MAX_PER_ADDRESS: '100000', DRAIN_TIMEOUT_S: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return tracked(child, (signal) => {

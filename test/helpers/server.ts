@@ -30,6 +30,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     PRELOAD_MODELS: 'false', // most tests need no model; the ones that do ask for it
     HTTPS_PORT: '0', // test servers run side by side: HTTPS only where a test asks for it
     SIGNUP_MAX_PER_ADDRESS: '100000', // every test signs up from 127.0.0.1; the sign-up limit has its own test
+    DRAIN_TIMEOUT_S: '0', // a test's server ends its sessions at once when it closes; draining has its own test
     ...env,
   });
   const app = await startApp(config, createLogger(process.env['TEST_LOG_LEVEL'] ?? 'silent'));

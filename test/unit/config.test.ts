@@ -69,6 +69,7 @@ describe('config: live streaming', () => {
       idleTimeoutS: 10,
       maxSessions: 8,
       maxSessionsPerUser: 2,
+      maxSessionsTotal: 0,
       record: true,
       iceServers: [],
       announcedAddress: undefined,

@@ -16,6 +16,7 @@ const ACTIONS = {
   'login.failed_burst': 'Failed sign-ins (burst)',
   'api_key.created': 'API key created',
   'api_key.revoked': 'API key revoked',
+  'node.drained': 'Server drained',
 };
 
 /** One idempotency key per intended change: a retry after a network error applies once, a new change gets a new key. */

@@ -144,5 +144,37 @@ export function adminRoutes(deps: AppDeps): Route[] {
         return json(200, await listAudit(db, limitParam(req), cursor === null ? undefined : Number(cursor)));
       },
     },
+    {
+      method: 'POST',
+      path: '/api/v1/admin/nodes/:id/drain',
+      access: 'admin',
+      doc: {
+        summary: 'Drain a server: no new live sessions there; running ones end after a deadline',
+        description:
+          'Any server takes the request and passes it to the named one (`cluster.nodes[].id` in /health; without REDIS_URL only ' +
+          'this server). From now on that server takes no new live session (its /health answers 503 "draining", and full or ' +
+          'draining servers send new sessions elsewhere); the running ones go on for `deadlineS` (default DRAIN_TIMEOUT_S) and ' +
+          'are then ended as `stopped`. The server stays up; restart it to take sessions again. SIGTERM drains the same way.',
+        tags: ['Admin'],
+        parameters: [idParam],
+        requestBody: { ...jsonBody(obj({ deadlineS: { type: 'integer', minimum: 0, maximum: 3600 } }, [])), required: false },
+        responses: {
+          '202': jsonResponse('Draining', obj({ node: { type: 'string' }, liveSessions: { type: 'integer' }, deadlineS: { type: 'integer' } })),
+          ...BAD_REQUEST,
+          ...ADMIN_ONLY,
+          '404': errorResp('No such server is up (NOT_FOUND).'),
+          '503': errorResp('That server did not answer (UNAVAILABLE).'),
+        },
+      },
+      handler: async ({ req, params, auth }) => {
+        const body = req.body.length ? readJson(req) : {};
+        const raw = body['deadlineS'] ?? config.drainTimeoutS;
+        if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 0 || raw > 3600) throw new AppError('VALIDATION_FAILED', 'deadlineS must be a whole number of seconds from 0 to 3600.');
+        const node = params['id']!;
+        const result = await deps.cluster.drain(node, raw);
+        await audit(db, { actor: actorOf(auth!.user), action: 'node.drained', target: node, detail: { deadlineS: raw, liveSessions: result.liveSessions } });
+        return json(202, result);
+      },
+    },
   ];
 }

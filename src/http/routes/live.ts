@@ -10,7 +10,7 @@ import { specFromQuery } from '../../pipeline/spec.js';
 import type { AppDeps } from '../deps.js';
 import { beforeParam, json, limitParam, noContent, sendFile } from '../respond.js';
 import { BAD_REQUEST, errorResp, jsonResponse, obj, beforePageParams, pipelineQueryParams, ref, UNAUTH } from '../schemas.js';
-import type { HttpRequest, Route } from '../types.js';
+import type { HttpRequest, HttpResponse, Route } from '../types.js';
 
 const NOT_FOUND = { '404': errorResp('No such session of yours (NOT_FOUND).') };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
@@ -72,12 +72,25 @@ export function liveRoutes(deps: AppDeps): Route[] {
           '409': errorResp('You already run the maximum number of live sessions (CONFLICT).'),
           '415': errorResp('The body is not application/sdp (UNSUPPORTED_MEDIA).'),
           '429': errorResp('Too many live sessions started by this user or address (RATE_LIMITED); see Retry-After.'),
-          '503': errorResp('The server runs its maximum number of live sessions (UNAVAILABLE, with Retry-After).'),
+          '307': {
+            description: 'This server is full or draining and another has room (several servers): repeat the same request at `Location`.',
+            headers: { Location: { schema: { type: 'string' }, description: "The other server's PUBLIC_URL + /api/v1/whip, with the same query" } },
+          },
+          '503': errorResp('Every server runs its maximum number of live sessions, or LIVE_MAX_SESSIONS_TOTAL is reached (UNAVAILABLE, with Retry-After).'),
         },
       },
-      handler: async ({ req, auth }) => {
+      handler: async ({ req, auth }): Promise<HttpResponse> => {
         const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
         if (type !== 'application/sdp') throw new AppError('UNSUPPORTED_MEDIA', 'Send the offer with Content-Type: application/sdp.');
+        // This server is full and another has room: the client repeats the same POST there (RFC 9725 allows
+        // redirects; the 307 keeps the method and the body).
+        if (live.full) {
+          const other = await deps.cluster.elsewhere();
+          if (other) {
+            const location = `${other}/api/v1/whip${req.query.size ? `?${req.query.toString()}` : ''}`;
+            return { status: 307, headers: { location, 'cache-control': 'no-store' } };
+          }
+        }
         await enforce(deps.limits.live, auth!.user.id, req.ip, (name) => deps.metrics.rateLimited.inc({ limit: name }));
         const { session, answer } = await live.start({
           userId: auth!.user.id,
@@ -122,12 +135,11 @@ export function liveRoutes(deps: AppDeps): Route[] {
         },
       },
       handler: async ({ req, params, auth }) => {
-        const session = live.get(params['id'], auth!.user.id);
         const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
         if (type !== 'application/trickle-ice-sdpfrag') {
           throw new AppError('UNSUPPORTED_MEDIA', 'Send candidates with Content-Type: application/trickle-ice-sdpfrag.');
         }
-        await session.addIceCandidates(trickleCandidates(req.body.toString('utf8')));
+        await deps.cluster.router.ice(params['id'], auth!.user.id, trickleCandidates(req.body.toString('utf8')));
         return { status: 204 };
       },
     },
@@ -142,7 +154,7 @@ export function liveRoutes(deps: AppDeps): Route[] {
         responses: { '200': 'Ended (tokens settled, recording finalised)', ...UNAUTH, ...NOT_FOUND },
       },
       handler: async ({ params, auth }) => {
-        await live.get(params['id'], auth!.user.id).end('stopped');
+        await deps.cluster.router.stop(params['id'], auth!.user.id);
         return { status: 200 };
       },
     },

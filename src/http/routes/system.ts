@@ -91,28 +91,43 @@ export function systemRoutes(deps: AppDeps, opts: { publicDir: string; version: 
           '200': jsonResponse(
             'Everything needed is up',
             obj({
-              status: { type: 'string', enum: ['ok', 'starting', 'degraded'] },
+              status: { type: 'string', enum: ['ok', 'starting', 'degraded', 'draining'] },
               version: { type: 'string' },
               db: { type: 'object' },
               queue: { type: 'object' },
               ffmpeg: obj({ path: { type: ['string', 'null'] }, version: { type: ['string', 'null'] } }, []),
               onnx: obj({ providers: { type: 'object' } }, []),
+              cluster: {
+                description: 'With REDIS_URL: this server and every server up (heartbeat within 10 s); load is event-loop utilisation, 0 to 1.',
+                ...obj({
+                  node: { type: 'string' },
+                  nodes: {
+                    type: 'array',
+                    items: obj({ id: { type: 'string' }, liveSessions: { type: 'integer' }, load: { type: 'number' }, draining: { type: 'boolean' } }),
+                  },
+                }),
+              },
             }),
           ),
-          '503': 'A dependency is down (status "degraded"), or the models are still loading and warming after a start (status "starting"); the body has the same shape.',
+          '503':
+            'A dependency is down (status "degraded"), the models are still loading and warming after a start (status "starting"), ' +
+            'or the server is draining: it takes no new live sessions (status "draining"); the body has the same shape.',
         },
       },
       handler: async () => {
-        const [db, queue, ffmpeg, onnx] = await Promise.all([
+        const [db, queue, ffmpeg, onnx, cluster] = await Promise.all([
           deps.health.db(),
           deps.health.queue(),
           deps.health.ffmpeg(),
           deps.health.onnx(),
+          deps.cluster.health().catch(() => undefined),
         ]);
         const ok = db.ok && queue.ok;
         const starting = onnx['warming'] === true;
-        const status = !ok ? 'degraded' : starting ? 'starting' : 'ok';
-        return json(ok && !starting ? 200 : 503, { status, version: opts.version, db, queue, ffmpeg, onnx }, { 'cache-control': 'no-store' });
+        const draining = deps.live.draining;
+        const status = !ok ? 'degraded' : starting ? 'starting' : draining ? 'draining' : 'ok';
+        const body = { status, version: opts.version, db, queue, ffmpeg, onnx, ...(cluster ? { cluster } : {}) };
+        return json(status === 'ok' ? 200 : 503, body, { 'cache-control': 'no-store' });
       },
     },
     {

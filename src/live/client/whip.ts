@@ -47,7 +47,7 @@ export async function whipOffer(server: string, token: string, offerSdp: string,
   if (res.status !== 201) throw await errorFromResponse(res, 'WHIP offer');
   const location = res.headers.get('location');
   if (!location) throw new StreamError('BAD_RESPONSE', 'WHIP answer without a Location header');
-  const url = new URL(location, server);
+  const url = new URL(location, res.url || server); // relative to where a redirect (a full server's 307) led
   const sessionId = decodeURIComponent(url.pathname.split('/').filter(Boolean).pop() ?? '');
   if (!sessionId) throw new StreamError('BAD_RESPONSE', `WHIP Location "${location}" names no session`);
   return { sessionId, location: url.toString(), sdp: await res.text() };
