@@ -34,6 +34,12 @@ async function main(): Promise<void> {
     running.reloadTls().catch((err: unknown) => logger.error({ err }, 'reloading the HTTPS certificate failed; the previous one is still served'));
   });
 
+  // SIGUSR2: drain without exiting (a Kubernetes preStop hook sends it: src/cli/drain.ts); SIGTERM follows.
+  process.on('SIGUSR2', () => {
+    logger.info({ drainS: config.drainTimeoutS }, 'SIGUSR2: draining');
+    void running.deps.cluster.drain(config.nodeId, config.drainTimeoutS).catch((err: unknown) => logger.error({ err }, 'draining failed'));
+  });
+
   let signals = 0;
   const shutdown = (signal: NodeJS.Signals): void => {
     signals++;
@@ -46,7 +52,7 @@ async function main(): Promise<void> {
     setTimeout(() => {
       logger.error({ graceMs: config.shutdownGraceMs }, 'shutdown did not finish in time: exiting');
       process.exit(1);
-    }, config.shutdownGraceMs + 5000).unref();
+    }, config.drainTimeoutS * 1000 + config.shutdownGraceMs + 5000).unref();
     app.close().then(
       () => process.exit(0),
       (err: unknown) => {

@@ -146,7 +146,7 @@ export function adminRoutes(deps: AppDeps): Route[] {
     },
     {
       method: 'POST',
-      path: '/api/v1/admin/nodes/:id/drain',
+      path: '/api/v1/admin/nodes/:node/drain',
       access: 'admin',
       doc: {
         summary: 'Drain a server: no new live sessions there; running ones end after a deadline',
@@ -156,7 +156,7 @@ export function adminRoutes(deps: AppDeps): Route[] {
           'draining servers send new sessions elsewhere); the running ones go on for `deadlineS` (default DRAIN_TIMEOUT_S) and ' +
           'are then ended as `stopped`. The server stays up; restart it to take sessions again. SIGTERM drains the same way.',
         tags: ['Admin'],
-        parameters: [idParam],
+        parameters: [{ name: 'node', in: 'path', required: true, schema: { type: 'string', maxLength: 200 }, description: 'NODE_ID of the server' }],
         requestBody: { ...jsonBody(obj({ deadlineS: { type: 'integer', minimum: 0, maximum: 3600 } }, [])), required: false },
         responses: {
           '202': jsonResponse('Draining', obj({ node: { type: 'string' }, liveSessions: { type: 'integer' }, deadlineS: { type: 'integer' } })),
@@ -170,7 +170,7 @@ export function adminRoutes(deps: AppDeps): Route[] {
         const body = req.body.length ? readJson(req) : {};
         const raw = body['deadlineS'] ?? config.drainTimeoutS;
         if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 0 || raw > 3600) throw new AppError('VALIDATION_FAILED', 'deadlineS must be a whole number of seconds from 0 to 3600.');
-        const node = params['id']!;
+        const node = params['node']!;
         const result = await deps.cluster.drain(node, raw);
         await audit(db, { actor: actorOf(auth!.user), action: 'node.drained', target: node, detail: { deadlineS: raw, liveSessions: result.liveSessions } });
         return json(202, result);

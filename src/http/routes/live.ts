@@ -87,6 +87,7 @@ export function liveRoutes(deps: AppDeps): Route[] {
         if (live.full) {
           const other = await deps.cluster.elsewhere();
           if (other) {
+            deps.logger.info({ liveSessions: live.count, draining: live.draining, to: other }, 'live: this server is full; WHIP offer sent elsewhere');
             const location = `${other}/api/v1/whip${req.query.size ? `?${req.query.toString()}` : ''}`;
             return { status: 307, headers: { location, 'cache-control': 'no-store' } };
           }

@@ -36,21 +36,34 @@ export function whipUrl(server: string, p: WhipParams): string {
   return u.toString();
 }
 
-/** Sends the offer; the server's refusal (401, 402, 404 for an unknown model, …) is thrown as a StreamError. */
+/**
+ * Sends the offer; the server's refusal (401, 402, 404 for an unknown model, …) is thrown as a StreamError. A
+ * full server of a cluster answers 307 with another server's URL: the offer is sent there, with the token
+ * (fetch itself would drop the Authorization header on a redirect to another origin), up to 3 times.
+ */
 export async function whipOffer(server: string, token: string, offerSdp: string, p: WhipParams, signal?: AbortSignal): Promise<WhipSession> {
-  const res = await fetch(whipUrl(server, p), {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/sdp', accept: 'application/sdp' },
-    body: offerSdp,
-    signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(HTTP_TIMEOUT_MS)]) : AbortSignal.timeout(HTTP_TIMEOUT_MS),
-  });
+  let url = whipUrl(server, p);
+  let res: Response;
+  for (let hops = 0; ; hops++) {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/sdp', accept: 'application/sdp' },
+      body: offerSdp,
+      redirect: 'manual',
+      signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(HTTP_TIMEOUT_MS)]) : AbortSignal.timeout(HTTP_TIMEOUT_MS),
+    });
+    const next = res.headers.get('location');
+    if ((res.status !== 307 && res.status !== 308) || !next || hops >= 3) break;
+    await res.body?.cancel();
+    url = new URL(next, url).toString();
+  }
   if (res.status !== 201) throw await errorFromResponse(res, 'WHIP offer');
   const location = res.headers.get('location');
   if (!location) throw new StreamError('BAD_RESPONSE', 'WHIP answer without a Location header');
-  const url = new URL(location, res.url || server); // relative to where a redirect (a full server's 307) led
-  const sessionId = decodeURIComponent(url.pathname.split('/').filter(Boolean).pop() ?? '');
+  const sessionUrl = new URL(location, url); // relative to where a redirect (a full server's 307) led
+  const sessionId = decodeURIComponent(sessionUrl.pathname.split('/').filter(Boolean).pop() ?? '');
   if (!sessionId) throw new StreamError('BAD_RESPONSE', `WHIP Location "${location}" names no session`);
-  return { sessionId, location: url.toString(), sdp: await res.text() };
+  return { sessionId, location: sessionUrl.toString(), sdp: await res.text() };
 }
 
 /** Ends the session; a session already gone (404) counts as ended. */
