@@ -13,6 +13,7 @@ import { streamFile, type StreamSummary } from '../../../src/live/client/stream.
 import { freePort, spawnNode, waitFor200 } from '../../helpers/process.js';
 import { useProcessFixture } from '../../helpers/process-fixture.js';
 import { openSocket } from '../../helpers/ws.js';
+import { until } from '../../helpers/wait.js';
 
 const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const QUEUE = `lookout-place-${randomBytes(4).toString('hex')}`;
@@ -59,16 +60,6 @@ afterAll(async () => {
   if (keys.length) await redis.del(...keys);
   redis.disconnect();
 });
-
-async function until<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() - start > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const json = { 'content-type': 'application/json' };
 

@@ -13,6 +13,7 @@ import { parseMetrics } from '../../helpers/metrics.js';
 import { freePort, ROOT, spawnNode, waitFor200, type Spawned } from '../../helpers/process.js';
 import { useProcessFixture } from '../../helpers/process-fixture.js';
 import { openSocket, type TestSocket } from '../../helpers/ws.js';
+import { until } from '../../helpers/wait.js';
 
 const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const QUEUE = `lookout-cluster-${randomBytes(4).toString('hex')}`;
@@ -69,16 +70,6 @@ afterAll(async () => {
   }
   redis.disconnect();
 });
-
-async function until<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() - start > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The servers that answered `n` health checks through the balancer, in order. */
 async function servedBy(n: number): Promise<Set<string>> {

@@ -13,6 +13,7 @@ import { useLiveServer } from '../../helpers/live.js';
 import { ROOT } from '../../helpers/process.js';
 import { signUp, type TestServer } from '../../helpers/server.js';
 import { closedWithin, openSocket, type TestSocket } from '../../helpers/ws.js';
+import { until } from '../../helpers/wait.js';
 
 const IDLE_S = 2;
 const ADMIN = { email: 'admin@example.com', password: 'admin password 123' };
@@ -51,16 +52,6 @@ async function topUp(email: string, amount: number): Promise<void> {
 
 async function sessions(token: string): Promise<{ id: string; state: string; endReason?: string; framesIn: number; tokensCharged: number }[]> {
   return ((await (await s.call('GET', '/api/v1/live-sessions', { token })).json()) as { sessions: never[] }).sessions;
-}
-
-async function until<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() - start > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** A real browser-like offer (werift) with a sending video section; no media will follow. */
