@@ -335,5 +335,5 @@ describe('web app', () => {
     } finally {
       await phone.close();
     }
-  });
+  }, 150_000); // sign-in, six pages each reloaded to network idle, a dataset and a live camera: minutes on a loaded 2-core machine
 });

@@ -234,6 +234,16 @@ describe('three servers behind a round-robin balancer', () => {
     expect(held.held_milli - held.charged_milli - held.refunded_milli).toBe(0);
     const refunds = await db.selectFrom('token_ledger').select('idempotency_key').where('idempotency_key', 'like', `live:${session.id}:refund%`).execute();
     expect(refunds).toHaveLength(1);
+    // What the lost server recorded stays reachable from the others (RECORDINGS_DIR is shared here).
+    expect(row.recording_path).toBeTruthy();
+    const recording = await until('the recording served by another server', 20_000, async () => {
+      const r = await fetch(`${lb}/api/v1/live-sessions/${session.id}/recording`, { headers: { authorization: `Bearer ${token}` } });
+      if (r.status === 200) return r;
+      await r.body?.cancel();
+      return undefined;
+    });
+    expect(recording.headers.get('x-served-by')).not.toBe(owner);
+    expect((await recording.arrayBuffer()).byteLength).toBeGreaterThan(1000);
     const me = (await (await fetch(`${lb}/api/v1/tokens`, { headers: { authorization: `Bearer ${token}` } })).json()) as { balance: number };
     expect(me.balance).toBe(1000 - row.tokens_charged_milli / 1000);
     console.log(`lost server: ${owner} killed; ${watcherNode}'s watcher told after ${noticedS.toFixed(1)} s; ${row.frames_processed} frames charged ${row.tokens_charged_milli / 1000} tokens`);
