@@ -5,18 +5,16 @@
  * session after the deadline and takes no new one; rate limits are counted by both servers together.
  */
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
-import { Redis } from 'ioredis';
 import { RTCPeerConnection, useVP8 } from 'werift';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamFile, type StreamSummary } from '../../../src/live/client/stream.js';
+import { clusterEnv, clusterName, removeClusterKeys } from '../../helpers/cluster.js';
 import { freePort, spawnNode, waitFor200 } from '../../helpers/process.js';
 import { useProcessFixture } from '../../helpers/process-fixture.js';
 import { openSocket } from '../../helpers/ws.js';
 import { until } from '../../helpers/wait.js';
 
-const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-const QUEUE = `lookout-place-${randomBytes(4).toString('hex')}`;
+const QUEUE = clusterName('place');
 const ADMIN = { email: 'admin@example.com', password: 'admin password 123' };
 
 const fixture = useProcessFixture({ prefix: 'place', clipSeconds: 20 });
@@ -24,25 +22,16 @@ let s1: string;
 let s2: string;
 
 beforeAll(async () => {
-  const { database, tmp } = fixture();
   const [p1, p2] = [await freePort(), await freePort()];
   [s1, s2] = [`http://127.0.0.1:${p1}`, `http://127.0.0.1:${p2}`];
-  const shared = {
-    DATABASE_URL: database.url,
-    REDIS_URL,
-    JOBS_QUEUE: QUEUE,
-    DATA_DIR: path.join(tmp, 'data'),
-    RECORDINGS_DIR: path.join(tmp, 'recordings'),
-    INITIAL_TOKENS: '1000',
+  const shared = clusterEnv(fixture(), QUEUE, {
     LIVE_MAX_SESSIONS: '1',
     LOGIN_MAX_PER_ADDRESS: '6',
-    TRUST_PROXY: 'true',
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
     PRELOAD_MODELS: 'false',
     HOST: '127.0.0.1',
-    FFMPEG_PATH: process.env['FFMPEG_PATH'],
-  };
+  });
   for (const [node, port, url] of [['one', p1, s1], ['two', p2, s2]] as const) {
     const proc = fixture().track(spawnNode('src/main.ts', [], { ...shared, NODE_ID: node, PORT: String(port), PUBLIC_URL: url }));
     await waitFor200(`${url}/api/v1/health`, 90_000, proc);
@@ -55,10 +44,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  const redis = new Redis(REDIS_URL);
-  const keys = await redis.keys(`lookout:cluster:${QUEUE}:*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
+  await removeClusterKeys(QUEUE);
 });
 
 const json = { 'content-type': 'application/json' };

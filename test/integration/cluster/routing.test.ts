@@ -6,17 +6,16 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamFile, type StreamSummary } from '../../../src/live/client/stream.js';
+import { clusterEnv, clusterName, removeClusterKeys } from '../../helpers/cluster.js';
 import { parseMetrics } from '../../helpers/metrics.js';
 import { freePort, ROOT, spawnNode, waitFor200, type Spawned } from '../../helpers/process.js';
 import { useProcessFixture } from '../../helpers/process-fixture.js';
 import { openSocket, type TestSocket } from '../../helpers/ws.js';
 import { until } from '../../helpers/wait.js';
 
-const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-const QUEUE = `lookout-cluster-${randomBytes(4).toString('hex')}`;
+const QUEUE = clusterName('cluster');
 const NODES = ['lookout-1', 'lookout-2', 'lookout-3'] as const;
 type Node = (typeof NODES)[number];
 
@@ -26,19 +25,7 @@ let lb: string;
 let haproxy: ReturnType<typeof spawn> | undefined;
 
 beforeAll(async () => {
-  const { database, tmp } = fixture();
-  const shared = {
-    DATABASE_URL: database.url,
-    REDIS_URL,
-    JOBS_QUEUE: QUEUE,
-    DATA_DIR: path.join(tmp, 'data'),
-    RECORDINGS_DIR: path.join(tmp, 'recordings'),
-    INITIAL_TOKENS: '1000',
-    LIVE_MAX_SESSIONS_PER_USER: '1',
-    TRUST_PROXY: 'true',
-    LOG_LEVEL: 'info',
-    FFMPEG_PATH: process.env['FFMPEG_PATH'],
-  };
+  const shared = clusterEnv(fixture(), QUEUE, { LIVE_MAX_SESSIONS_PER_USER: '1', LOG_LEVEL: 'info' });
   const ports = await Promise.all(NODES.map(() => freePort()));
   await Promise.all(
     NODES.map(async (node, i) => {
@@ -63,12 +50,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   haproxy?.kill('SIGKILL');
-  const redis = new Redis(REDIS_URL);
-  for (const pattern of [`bull:${QUEUE}:*`, `lookout:cluster:${QUEUE}:*`]) {
-    const keys = await redis.keys(pattern);
-    if (keys.length) await redis.del(...keys);
-  }
-  redis.disconnect();
+  await removeClusterKeys(QUEUE);
 });
 
 /** The servers that answered `n` health checks through the balancer, in order. */
