@@ -13,7 +13,13 @@ for (const f of fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWit
   skipped += r.numPendingTests + (r.numTodoTests ?? 0);
   console.log(`${f.replace('.json', '')}: ${r.numPassedTests} passed, ${r.numFailedTests} failed (${r.numTotalTestSuites} suites)`);
   for (const suite of r.testResults) {
-    for (const t of suite.assertionResults) if (t.status === 'failed') console.log(`  FAILED ${path.relative(process.cwd(), suite.name)} › ${t.fullName}`);
+    for (const t of suite.assertionResults) {
+      if (t.status !== 'failed') continue;
+      console.log(`  FAILED ${path.relative(process.cwd(), suite.name)} › ${t.fullName}`);
+      // The first lines of the reason, so the end of the CI log says why (the full stack is higher up).
+      const why = (t.failureMessages ?? []).join('\n').split('\n').filter((l) => l.trim()).slice(0, 6);
+      for (const l of why) console.log(`      ${l.slice(0, 240)}`);
+    }
     if (suite.status === 'failed' && suite.assertionResults.length === 0) {
       failed += 1; // a file that failed to load counts as a failure
       console.log(`  FAILED to load ${path.relative(process.cwd(), suite.name)}: ${suite.message}`);

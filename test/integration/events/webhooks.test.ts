@@ -2,7 +2,8 @@
  * Webhooks on the real server with real receivers (node:http on loopback, so the server runs with
  * WEBHOOKS_ALLOW_PRIVATE=true; a second server without it refuses them). Events come from real work: a job,
  * a live session streamed by the repository's client, a balance that runs low. Retries run on a short schedule
- * (WEBHOOKS_RETRY_BASE_MS=20: 20 ms, 80 ms, 320 ms, 1.3 s, 5 s, 20 s) through the real queue.
+ * (WEBHOOKS_RETRY_BASE_MS=10: 10 ms, 40 ms, 160 ms, 0.6 s, 2.6 s, 10 s, each ±25 %, so at most
+ * 17 s for all seven attempts) through the real queue.
  */
 import { Webhook } from 'standardwebhooks';
 import path from 'node:path';
@@ -20,7 +21,7 @@ const receivers: Receiver[] = [];
 
 beforeAll(async () => {
   await ensureModels();
-  s = await startTestServer({ PRELOAD_MODELS: 'true', WEBHOOKS_ALLOW_PRIVATE: 'true', WEBHOOKS_RETRY_BASE_MS: '20', WEBHOOKS_DISABLE_AFTER: '1', INITIAL_TOKENS: '100' });
+  s = await startTestServer({ PRELOAD_MODELS: 'true', WEBHOOKS_ALLOW_PRIVATE: 'true', WEBHOOKS_RETRY_BASE_MS: '10', WEBHOOKS_DISABLE_AFTER: '1', INITIAL_TOKENS: '100' });
 }, 120_000);
 afterAll(async () => {
   await Promise.all(receivers.map((r) => r.close()));
@@ -181,7 +182,7 @@ describe('webhooks: deliveries', () => {
     const hook = await subscribe(token, down.url, ['balance.low']);
     const ws = await openSocket(s.url, token);
     s.app.deps.webhooks.emit(user.id, 'balance.low', { balance: 1, threshold: 5 });
-    const notice = await ws.next((m) => m['type'] === 'webhook.disabled', 40_000);
+    const notice = await ws.next((m) => m['type'] === 'webhook.disabled', 60_000);
     expect(notice).toMatchObject({ webhookId: hook.id, url: down.url, reason: expect.stringMatching(/failed every attempt.*answered 503/) as unknown });
     expect(down.received).toHaveLength(7);
     const [d] = await deliveries(token, hook.id);
