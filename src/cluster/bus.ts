@@ -15,6 +15,13 @@ export function redisUnavailable(err: unknown): AppError {
   return new AppError('UNAVAILABLE', 'The servers cannot reach their shared Redis right now; try again shortly.', { retryAfterS: 5 }, { cause: err });
 }
 
+/** Nobody listens on that node's inbox (the server is gone): the request was not delivered, so nothing was done. */
+export class Undelivered extends AppError {
+  constructor() {
+    super('UNAVAILABLE', 'The server running this live session is not reachable; try again.', { retryAfterS: 2 });
+  }
+}
+
 /** How long a forwarded request waits for its answer by default. */
 export const REQUEST_TIMEOUT_MS = 5000;
 
@@ -54,7 +61,7 @@ export class ClusterBus {
   ) {
     // Both connect now and reconnect by themselves. Commands fail after two reconnect attempts (callers turn that
     // into UNAVAILABLE); the subscriber waits for as long as it takes.
-    const opts = { maxRetriesPerRequest: 2, enableAutoPipelining: true } as const;
+    const opts = { maxRetriesPerRequest: 2 } as const;
     this.redis = new Redis(url, opts);
     this.#sub = new Redis(url, { ...opts, maxRetriesPerRequest: null });
     for (const c of [this.redis, this.#sub]) c.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'cluster: redis connection error'));
@@ -88,14 +95,15 @@ export class ClusterBus {
       }, timeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
     });
+    // The answer can arrive (on the subscriber connection) before Redis acknowledges the PUBLISH below, when both
+    // sockets are read in one turn of a busy event loop: an error answer must not count as unhandled meanwhile.
+    answer.catch(() => undefined);
     const msg: Wire = { k: 'req', id, from: this.nodeId, op, body };
     const receivers = await this.redis.publish(this.inbox(nodeId), JSON.stringify(msg)).catch((err: unknown) => {
       this.#settle(id, undefined, redisUnavailable(err));
       return 1;
     });
-    if (receivers === 0) {
-      this.#settle(id, undefined, new AppError('UNAVAILABLE', 'The server running this live session is not reachable; try again.', { retryAfterS: 2 }));
-    }
+    if (receivers === 0) this.#settle(id, undefined, new Undelivered());
     return answer as Promise<T>;
   }
 

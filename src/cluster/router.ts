@@ -10,7 +10,10 @@ import type { LiveManager } from '../live/manager.js';
 import type { LiveEvent } from '../live/messages.js';
 import type { LiveSession } from '../live/session.js';
 import type { Metrics } from '../metrics.js';
-import { redisUnavailable, type ClusterBus } from './bus.js';
+import { redisUnavailable, Undelivered, type ClusterBus } from './bus.js';
+
+/** How many sessions' owners a server remembers: a few hundred bytes each. */
+const OWNERS_REMEMBERED = 10_000;
 
 const notFound = (): AppError => new AppError('NOT_FOUND', 'Live session not found (or it has ended).');
 
@@ -36,6 +39,8 @@ export class LiveRouter {
   readonly #d: RouterDeps;
   /** Sessions running here that someone on another server watches: their events also go to Redis. */
   readonly #watched = new Set<string>();
+  /** Owners of sessions elsewhere, as looked up (at most OWNERS_REMEMBERED, the oldest forgotten first). */
+  readonly #owners = new Map<string, string>();
 
   constructor(deps: RouterDeps) {
     this.#d = deps;
@@ -100,7 +105,9 @@ export class LiveRouter {
     if (fresh) {
       await bus.listen(channel, (text) => {
         this.#d.deliver(sessionId, text);
-        if (text.startsWith('{"type":"live.ended"')) void bus.unlisten(channel);
+        if (!text.startsWith('{"type":"live.ended"')) return;
+        this.#owners.delete(sessionId);
+        void bus.unlisten(channel);
       });
     }
     try {
@@ -115,6 +122,7 @@ export class LiveRouter {
   publishEnded(sessionId: string, event: Record<string, unknown>): void {
     if (!this.#d.bus) return;
     this.#d.bus.publish(this.#channel(sessionId), JSON.stringify(event));
+    this.#owners.delete(sessionId);
     void this.#d.bus.redis.del(this.#ownerKey(sessionId)).catch(() => undefined);
   }
 
@@ -123,17 +131,37 @@ export class LiveRouter {
     return this.#forward(await this.#owner(body.sessionId), op, body);
   }
 
+  /**
+   * The node that runs a session: remembered after the first lookup, since a session never moves (a lost
+   * server's sessions are ended, not taken over), which saves a Redis round trip on every forwarded request. An
+   * owner that is gone or does not answer is forgotten by #forward, and a session whose live.ended passes by here.
+   */
   async #owner(sessionId: string): Promise<string> {
+    const known = this.#owners.get(sessionId);
+    if (known) return known;
     const owner = await this.#d.bus!.redis.get(this.#ownerKey(sessionId)).catch((err: unknown) => {
       throw redisUnavailable(err);
     });
     if (!owner || owner === this.#d.bus!.nodeId) throw notFound(); // ours would be in the manager
+    if (this.#owners.size >= OWNERS_REMEMBERED) this.#owners.delete(this.#owners.keys().next().value!);
+    this.#owners.set(sessionId, owner);
     return owner;
   }
 
-  async #forward<T>(owner: string, op: Op, body: OpBody): Promise<T> {
+  async #forward<T>(owner: string, op: Op, body: OpBody, again = true): Promise<T> {
     this.#d.metrics?.clusterForwarded.inc({ op });
-    return this.#d.bus!.request<T>(owner, `live.${op}`, body);
+    try {
+      return await this.#d.bus!.request<T>(owner, `live.${op}`, body);
+    } catch (err) {
+      // NOT_FOUND and the like are the owner's answer. UNAVAILABLE: that server is gone or slow, so forget it; when
+      // it is gone (nobody took the request, so nothing was done), a remembered owner may be stale: ask Redis
+      // afresh, once. A timeout is not retried (the request may have run).
+      if (!(err instanceof AppError) || err.code !== 'UNAVAILABLE') throw err;
+      const wasKnown = this.#owners.get(body.sessionId) === owner;
+      this.#owners.delete(body.sessionId);
+      if (!wasKnown || !again || !(err instanceof Undelivered)) throw err;
+      return this.#forward<T>(await this.#owner(body.sessionId), op, body, false);
+    }
   }
 
   /** Does `op` on a session of this server (NOT_FOUND when it is not here or not the user's); `remote`: asked by another server. */

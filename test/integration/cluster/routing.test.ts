@@ -196,6 +196,12 @@ describe('three servers behind a round-robin balancer', () => {
     watcher.send({ type: 'subscribe', topic: `live:${session.id}` });
     expect(await watcher.next((m) => m['type'] === 'live.stats', 15_000)).toMatchObject({ sessionId: session.id });
 
+    // The third server forwards a PATCH, so it remembers the owner (and, not watching, hears nothing of its end).
+    const third = NODES.find((n) => n !== owner && n !== watcherNode)!;
+    const patchOn = (n: Node): Promise<Response> =>
+      fetch(`${servers.get(n)!.url}/api/v1/whip/${session.id}`, { method: 'PATCH', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/trickle-ice-sdpfrag' }, body: 'a=mid:0\r\n' });
+    expect((await patchOn(third)).status).toBe(204);
+
     const killedAt = Date.now();
     servers.get(owner)!.proc.kill('SIGKILL'); // its PostgreSQL and Redis are untouched
     const ended = await watcher.next((m) => m['type'] === 'live.ended', 30_000);
@@ -204,6 +210,9 @@ describe('three servers behind a round-robin balancer', () => {
     watcher.close();
     abort.abort();
     await streaming;
+    // The owner the third server remembers is gone: it looks again and finds the session ended: 404, not a 503
+    // for an unreachable owner.
+    expect((await patchOn(third)).status).toBe(404);
 
     const { db } = fixture().database;
     const row = await db.selectFrom('live_sessions').selectAll().where('id', '=', session.id).executeTakeFirstOrThrow();
