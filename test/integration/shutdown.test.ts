@@ -1,7 +1,8 @@
 /**
  * SIGTERM during a live session, against the real server process (`src/main.ts` in a process of its own, real
  * database, real WebRTC stream): the session ends as `stopped`, its recording is finalised and plays, its
- * tokens are settled, and the process exits 0 within SHUTDOWN_GRACE_MS.
+ * tokens are settled, and the process exits 0 within SHUTDOWN_GRACE_MS. With DRAIN_TIMEOUT_S, SIGTERM drains
+ * first: no new sessions, the running one goes on until the deadline.
  */
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -22,26 +23,83 @@ beforeAll(() => {
   ({ database, tmp, clip } = fixture());
 });
 
+async function startServer(env: Record<string, string>): Promise<{ url: string; proc: Spawned }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc = fixture().track(spawnNode('src/main.ts', [], {
+    DATABASE_URL: database.url,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATA_DIR: path.join(tmp, 'data'),
+    RECORDINGS_DIR: path.join(tmp, 'recordings'),
+    INITIAL_TOKENS: '1000',
+    LOG_LEVEL: 'info',
+    FFMPEG_PATH: process.env['FFMPEG_PATH'],
+    ...env,
+  }));
+  await waitFor200(`${url}/api/v1/health`, 60_000, proc);
+  return { url, proc };
+}
+
+async function signUp(url: string, name: string): Promise<{ token: string; user: { id: string } }> {
+  const email = `${name}-${Date.now()}@example.com`;
+  const password = 'correct horse battery';
+  const json = { 'content-type': 'application/json' };
+  expect((await fetch(`${url}/api/v1/auth/register`, { method: 'POST', headers: json, body: JSON.stringify({ email, password }) })).status).toBe(201);
+  return (await (await fetch(`${url}/api/v1/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ email, password }) })).json()) as never;
+}
+
 describe('SIGTERM', () => {
+  it('with DRAIN_TIMEOUT_S, drains first: /health says draining, a new session is refused, the running one goes on until the deadline, then ends as stopped', async () => {
+    const DRAIN_S = 4;
+    const { url, proc } = await startServer({ DRAIN_TIMEOUT_S: String(DRAIN_S), SHUTDOWN_GRACE_MS: String(GRACE_MS) });
+    const login = await signUp(url, 'drain');
+    const other = await signUp(url, 'drain-other');
+    const arrivals: number[] = [];
+    let ended: EndedMessage | undefined;
+    let endedAt = 0;
+    const streaming = streamFile({
+      server: url, token: login.token, file: clip, codec: 'vp8', fps: 15, model: 'blazeface', record: false, durationS: 11,
+      onMessage: (m) => {
+        if (m.type === 'detections') arrivals.push(performance.now());
+        if (m.type === 'live.ended') [ended, endedAt] = [m, performance.now()];
+      },
+    }).catch((err: unknown) => err);
+    const started = await Promise.race([streaming, expect.poll(() => arrivals.length, { timeout: 150_000 }).toBeGreaterThan(15).then(() => 'ok' as const)]);
+    expect(started, `the stream ended before 15 detections: ${String(started)}\n${proc.output().slice(-3000)}`).toBe('ok');
+
+    const signalledAt = performance.now();
+    proc.kill('SIGTERM');
+    await expect
+      .poll(async () => {
+        const r = await fetch(`${url}/api/v1/health`);
+        return { status: r.status, body: (await r.json()) as { status: string } };
+      }, { timeout: 3000 })
+      .toMatchObject({ status: 503, body: { status: 'draining' } });
+    // A new session: refused with 503 and Retry-After (one server, none to send it to).
+    const offer = await fetch(`${url}/api/v1/whip`, { method: 'POST', headers: { authorization: `Bearer ${other.token}`, 'content-type': 'application/sdp' }, body: 'v=0\r\n' });
+    expect(offer.status).toBe(503);
+    expect(offer.headers.get('retry-after')).toMatch(/^\d+$/);
+
+    const exit = await proc.exited;
+    await streaming;
+    expect(exit, proc.output().slice(-3000)).toEqual({ code: 0, signal: null });
+    // The session kept running while draining: detections kept coming after the signal, until the deadline.
+    const during = arrivals.filter((t) => t > signalledAt + 1000);
+    expect(during.length, 'detections during the drain').toBeGreaterThan(10);
+    expect(ended?.reason).toBe('stopped');
+    const endedAfterS = (endedAt - signalledAt) / 1000;
+    expect(endedAfterS).toBeGreaterThanOrEqual(DRAIN_S - 0.5);
+    const session = await database.db.selectFrom('live_sessions').selectAll().where('user_id', '=', login.user.id).executeTakeFirstOrThrow();
+    expect(session).toMatchObject({ state: 'ended', end_reason: 'stopped', tokens_charged_milli: ended!.stats.framesProcessed * 500 });
+    expect(await database.db.selectFrom('live_sessions').select('id').where('user_id', '=', other.user.id).execute()).toEqual([]);
+    console.log(`drain on SIGTERM: ${during.length} detections during the ${DRAIN_S} s drain; the session ended ${endedAfterS.toFixed(1)} s after the signal`);
+  }, 240_000);
+
   it('ends a live session as stopped, with its recording and charges settled, and exits 0 within the grace period', async () => {
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    server = fixture().track(spawnNode('src/main.ts', [], {
-      DATABASE_URL: database.url,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATA_DIR: path.join(tmp, 'data'),
-      RECORDINGS_DIR: path.join(tmp, 'recordings'),
-      SHUTDOWN_GRACE_MS: String(GRACE_MS),
-      INITIAL_TOKENS: '1000',
-      LOG_LEVEL: 'info',
-      FFMPEG_PATH: process.env['FFMPEG_PATH'],
-    }));
-    await waitFor200(`${url}/api/v1/health`, 60_000, server);
-    const email = `sigterm-${Date.now()}@example.com`;
-    const password = 'correct horse battery';
-    expect((await fetch(`${url}/api/v1/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) })).status).toBe(201);
-    const login = (await (await fetch(`${url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) })).json()) as { token: string; user: { id: string } };
+    let url: string;
+    ({ url, proc: server } = await startServer({ SHUTDOWN_GRACE_MS: String(GRACE_MS) }));
+    const login = await signUp(url, 'sigterm');
 
     let detections = 0;
     let ended: EndedMessage | undefined;
