@@ -15,8 +15,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { streamFile } from '../../src/live/client/stream.js';
 import { makeImages } from '../helpers/datasets.js';
 import { countFrames } from '../helpers/media.js';
-import { freePort, spawnNode, waitFor200, type Spawned } from '../helpers/process.js';
-import { useProcessFixture, type ProcessFixture } from '../helpers/process-fixture.js';
+import { freePort, type Spawned } from '../helpers/process.js';
+import { signUpOn, useProcessFixture, type ProcessFixture } from '../helpers/process-fixture.js';
 
 const fixture = useProcessFixture({ prefix: 'crash', clipSeconds: 30 });
 let database: ProcessFixture['database'];
@@ -26,29 +26,11 @@ beforeAll(() => {
   ({ database, tmp, clip } = fixture());
 });
 
-async function start(port: number): Promise<Spawned> {
-  const s = spawnNode('src/main.ts', [], {
-    DATABASE_URL: database.url,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    DATA_DIR: path.join(tmp, 'data'),
-    RECORDINGS_DIR: path.join(tmp, 'recordings'),
-    INITIAL_TOKENS: '1000',
-    LOG_LEVEL: 'info',
-    FFMPEG_PATH: process.env['FFMPEG_PATH'],
-  });
-  fixture().track(s);
-  await waitFor200(`http://127.0.0.1:${port}/api/v1/health`, 90_000, s);
-  return s;
-}
+const start = async (port: number): Promise<Spawned> => (await fixture().serve({}, port)).proc;
 
 async function signUp(url: string): Promise<{ token: string; userId: string }> {
-  const email = `crash-${Date.now()}-${Math.random().toString(36).slice(2, 6)}@example.com`;
-  const password = 'correct horse battery';
-  const json = { 'content-type': 'application/json' };
-  expect((await fetch(`${url}/api/v1/auth/register`, { method: 'POST', headers: json, body: JSON.stringify({ email, password }) })).status).toBe(201);
-  const login = (await (await fetch(`${url}/api/v1/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ email, password }) })).json()) as { token: string; user: { id: string } };
-  return { token: login.token, userId: login.user.id };
+  const { token, user } = await signUpOn(url, 'crash');
+  return { token, userId: user.id };
 }
 
 describe('after a SIGKILL', () => {

@@ -4,57 +4,29 @@
  * tokens are settled, and the process exits 0 within SHUTDOWN_GRACE_MS. With DRAIN_TIMEOUT_S, SIGTERM drains
  * first: no new sessions, the running one goes on until the deadline.
  */
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { streamFile } from '../../src/live/client/stream.js';
 import type { EndedMessage } from '../../src/live/messages.js';
 import { countFrames } from '../helpers/media.js';
-import { freePort, spawnNode, waitFor200, type Spawned } from '../helpers/process.js';
-import { useProcessFixture, type ProcessFixture } from '../helpers/process-fixture.js';
+import type { Spawned } from '../helpers/process.js';
+import { signUpOn, useProcessFixture, type ProcessFixture } from '../helpers/process-fixture.js';
 
 const GRACE_MS = 8000;
 
 const fixture = useProcessFixture({ prefix: 'shutdown', clipSeconds: 12 });
 let database: ProcessFixture['database'];
-let tmp: string;
 let clip: string;
 let server: Spawned | undefined;
 beforeAll(() => {
-  ({ database, tmp, clip } = fixture());
+  ({ database, clip } = fixture());
 });
-
-async function startServer(env: Record<string, string>): Promise<{ url: string; proc: Spawned }> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const proc = fixture().track(spawnNode('src/main.ts', [], {
-    DATABASE_URL: database.url,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    DATA_DIR: path.join(tmp, 'data'),
-    RECORDINGS_DIR: path.join(tmp, 'recordings'),
-    INITIAL_TOKENS: '1000',
-    LOG_LEVEL: 'info',
-    FFMPEG_PATH: process.env['FFMPEG_PATH'],
-    ...env,
-  }));
-  await waitFor200(`${url}/api/v1/health`, 60_000, proc);
-  return { url, proc };
-}
-
-async function signUp(url: string, name: string): Promise<{ token: string; user: { id: string } }> {
-  const email = `${name}-${Date.now()}@example.com`;
-  const password = 'correct horse battery';
-  const json = { 'content-type': 'application/json' };
-  expect((await fetch(`${url}/api/v1/auth/register`, { method: 'POST', headers: json, body: JSON.stringify({ email, password }) })).status).toBe(201);
-  return (await (await fetch(`${url}/api/v1/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ email, password }) })).json()) as never;
-}
 
 describe('SIGTERM', () => {
   it('with DRAIN_TIMEOUT_S, drains first: /health says draining, a new session is refused, the running one goes on until the deadline, then ends as stopped', async () => {
     const DRAIN_S = 4;
-    const { url, proc } = await startServer({ DRAIN_TIMEOUT_S: String(DRAIN_S), SHUTDOWN_GRACE_MS: String(GRACE_MS) });
-    const login = await signUp(url, 'drain');
-    const other = await signUp(url, 'drain-other');
+    const { url, proc } = await fixture().serve({ DRAIN_TIMEOUT_S: String(DRAIN_S), SHUTDOWN_GRACE_MS: String(GRACE_MS) });
+    const login = await signUpOn(url, 'drain');
+    const other = await signUpOn(url, 'drain-other');
     const arrivals: number[] = [];
     let ended: EndedMessage | undefined;
     let endedAt = 0;
@@ -98,8 +70,8 @@ describe('SIGTERM', () => {
 
   it('ends a live session as stopped, with its recording and charges settled, and exits 0 within the grace period', async () => {
     let url: string;
-    ({ url, proc: server } = await startServer({ SHUTDOWN_GRACE_MS: String(GRACE_MS) }));
-    const login = await signUp(url, 'sigterm');
+    ({ url, proc: server } = await fixture().serve({ SHUTDOWN_GRACE_MS: String(GRACE_MS) }));
+    const login = await signUpOn(url, 'sigterm');
 
     let detections = 0;
     let ended: EndedMessage | undefined;
