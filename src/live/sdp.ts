@@ -77,3 +77,26 @@ export function trickleCandidates(fragment: string): Array<{ candidate: string; 
     .filter((l) => l.startsWith('a=candidate:'))
     .map((l) => ({ candidate: l.slice(2).trim(), sdpMLineIndex: 0, ...(mid ? { sdpMid: mid } : {}) }));
 }
+
+/**
+ * Trickled candidates as werift takes them: each a candidate string (its m-line index defaults to 0, the video
+ * section) or {candidate, sdpMid, sdpMLineIndex}. VALIDATION_FAILED for more than MAX_ICE_PER_REQUEST or any
+ * malformed one, before any is used.
+ */
+export function iceCandidateInits(candidates: readonly unknown[]): Array<{ candidate: string; sdpMLineIndex: number; sdpMid?: string }> {
+  if (candidates.length > MAX_ICE_PER_REQUEST) {
+    throw new AppError('VALIDATION_FAILED', `Send at most ${MAX_ICE_PER_REQUEST} candidates in one request.`);
+  }
+  return candidates.map((candidate) => {
+    const c = typeof candidate === 'string' ? { candidate, sdpMLineIndex: 0 } : candidate;
+    const o = c as { candidate?: unknown; sdpMid?: unknown; sdpMLineIndex?: unknown } | null;
+    if (
+      typeof o !== 'object' || o === null || typeof o.candidate !== 'string' || o.candidate.length > 512 ||
+      (o.sdpMid !== undefined && o.sdpMid !== null && typeof o.sdpMid !== 'string') ||
+      (o.sdpMLineIndex !== undefined && o.sdpMLineIndex !== null && !Number.isInteger(o.sdpMLineIndex))
+    ) {
+      throw new AppError('VALIDATION_FAILED', 'candidate must be an ICE candidate string or {candidate, sdpMid, sdpMLineIndex}.');
+    }
+    return { candidate: o.candidate, sdpMLineIndex: typeof o.sdpMLineIndex === 'number' ? o.sdpMLineIndex : 0, ...(typeof o.sdpMid === 'string' ? { sdpMid: o.sdpMid } : {}) };
+  });
+}

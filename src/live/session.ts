@@ -19,19 +19,19 @@ import { AppError, isAppError } from '../errors.js';
 import type { DetectResult, Detector } from '../inference/types.js';
 import type { Logger } from '../log.js';
 import { LiveDecoder, type DecodedFrame } from '../media/live-decoder.js';
-import { CounterFeed, type Metrics } from '../metrics.js';
+import type { Metrics } from '../metrics.js';
 import type { FfmpegInfo } from '../media/ffmpeg.js';
-import { toTokens } from '../tokens/amount.js';
 import { LiveBilling, SessionTakenOver, type FrameTicket } from './billing.js';
-import { FrameAssembler, type EncodedFrame, type LiveCodec } from './frame-assembler.js';
+import { FrameAssembler, type EncodedFrame } from './frame-assembler.js';
 import { RtpClock } from './ivf.js';
-import { LatencyHistogram, LatencyWindow, round1 } from './latency.js';
+import { round1 } from './latency.js';
 import type { LivePipeline } from './live-pipeline.js';
 import type { ChannelError, ConfiguredMessage, DetectionsMessage, LiveEvent, LiveStats } from './messages.js';
+import { SessionStats } from './session-stats.js';
 import type { DetectionStore } from './detection-store.js';
 import { finishLiveSession, insertLiveSession, setRecordingPath, updateLiveProgress, type LiveProgress } from './repo.js';
 import type { DetectorScheduler, FrameSource } from './scheduler.js';
-import { announceAddress, assertVideoOffer, countLines, liveCodecOf, MAX_ICE_CANDIDATES, MAX_ICE_PER_REQUEST } from './sdp.js';
+import { announceAddress, assertVideoOffer, countLines, iceCandidateInits, liveCodecOf, MAX_ICE_CANDIDATES } from './sdp.js';
 
 export interface LiveSessionDeps {
   readonly db: Db;
@@ -106,29 +106,16 @@ export class LiveSession implements FrameSource {
   readonly #recordingPath: string | undefined;
   readonly #clock = new RtpClock();
   readonly #inFlight = new Map<number, FrameMeta>();
-  readonly #latency = new LatencyHistogram();
-  readonly #recent = new LatencyWindow();
-  readonly #recentModel = new LatencyWindow();
-  /** The stages after the detector (classifier, tracker, zones) per frame: the budget covers them too. */
-  readonly #recentPost = new LatencyWindow();
+  /** Frame counters, latency, codec and size. */
+  readonly #n: SessionStats;
   #assembler: FrameAssembler | undefined;
   #decoder: LiveDecoder | undefined;
   #transceiver: RTCRtpTransceiver | undefined;
   #ssrc: number | undefined;
   #dc: RTCDataChannel | undefined;
   #slot: Pending | undefined;
-  #codec: LiveCodec | null = null;
-  #width: number | null = null;
-  #height: number | null = null;
-  readonly #feeds: Record<'in' | 'processed' | 'stale' | 'late' | 'other', CounterFeed> | undefined;
-  #framesIn = 0;
-  #processed = 0;
-  #stale = 0;
-  #late = 0;
-  #other = 0;
   #lateInARow = 0;
   #detectorErrorsInARow = 0;
-  #pipelineOverBudget = false;
   #lastRtpAt: number;
   #lastPliAt = -Infinity;
   #timer: NodeJS.Timeout | undefined;
@@ -163,28 +150,7 @@ export class LiveSession implements FrameSource {
       onError: (err) => deps.logger.error({ err, sessionId: id }, 'live: reserving tokens failed'),
       onCharged: (milli) => deps.metrics?.tokensCharged.inc({ kind: 'live' }, milli / 1000),
     });
-    const m = deps.metrics;
-    const model = deps.detector.model.name;
-    this.#feeds = m
-      ? {
-          in: new CounterFeed((n) => m.liveFramesIn.inc({ model }, n)),
-          processed: new CounterFeed((n) => m.liveFramesProcessed.inc({ model }, n)),
-          stale: new CounterFeed((n) => m.liveFramesDropped.inc({ model, reason: 'stale' }, n)),
-          late: new CounterFeed((n) => m.liveFramesDropped.inc({ model, reason: 'late' }, n)),
-          other: new CounterFeed((n) => m.liveFramesDropped.inc({ model, reason: 'other' }, n)),
-        }
-      : undefined;
-  }
-
-  /** Brings the frame counters in /metrics up to this session's own counts. */
-  #feedMetrics(): void {
-    const f = this.#feeds;
-    if (!f) return;
-    f.in.to(this.#framesIn);
-    f.processed.to(this.#processed);
-    f.stale.to(this.#stale);
-    f.late.to(this.#late);
-    f.other.to(this.#other);
+    this.#n = new SessionStats(req.budgetMs, deps.detector.model.name, deps.metrics);
   }
 
   get model(): string {
@@ -271,21 +237,7 @@ export class LiveSession implements FrameSource {
    * session past MAX_ICE_CANDIDATES: a peer connection's cost per candidate grows with the candidates it has.
    */
   async addIceCandidates(candidates: readonly unknown[]): Promise<void> {
-    if (candidates.length > MAX_ICE_PER_REQUEST) {
-      throw new AppError('VALIDATION_FAILED', `Send at most ${MAX_ICE_PER_REQUEST} candidates in one request.`);
-    }
-    const inits = candidates.map((candidate) => {
-      const c = typeof candidate === 'string' ? { candidate, sdpMLineIndex: 0 } : candidate;
-      const o = c as { candidate?: unknown; sdpMid?: unknown; sdpMLineIndex?: unknown } | null;
-      if (
-        typeof o !== 'object' || o === null || typeof o.candidate !== 'string' || o.candidate.length > 512 ||
-        (o.sdpMid !== undefined && o.sdpMid !== null && typeof o.sdpMid !== 'string') ||
-        (o.sdpMLineIndex !== undefined && o.sdpMLineIndex !== null && !Number.isInteger(o.sdpMLineIndex))
-      ) {
-        throw new AppError('VALIDATION_FAILED', 'candidate must be an ICE candidate string or {candidate, sdpMid, sdpMLineIndex}.');
-      }
-      return { candidate: o.candidate, sdpMLineIndex: typeof o.sdpMLineIndex === 'number' ? o.sdpMLineIndex : 0, ...(typeof o.sdpMid === 'string' ? { sdpMid: o.sdpMid } : {}) };
-    });
+    const inits = iceCandidateInits(candidates);
     const wait = await this.#trickle.hit(this.id);
     if (wait > 0) throw rateLimited('ICE trickle requests for this session', wait);
     if (this.#candidates + inits.length > MAX_ICE_CANDIDATES) {
@@ -317,7 +269,7 @@ export class LiveSession implements FrameSource {
     const codec = this.#transceiver?.codecs.find((c) => c.payloadType === rtp.header.payloadType);
     const kind = codec ? liveCodecOf(codec.mimeType) : undefined;
     if (!kind) return false; // RTX or an unknown payload type: not video we decode
-    this.#codec = kind;
+    this.#n.codec = kind;
     this.#ssrc = rtp.header.ssrc;
     this.#assembler = new FrameAssembler(kind, () => this.#requestKeyframe());
     const recordingPath = this.#recordingPath ? `${this.#recordingPath}.${kind === 'vp8' ? 'webm' : 'mkv'}` : undefined;
@@ -354,15 +306,15 @@ export class LiveSession implements FrameSource {
   }
 
   #onEncodedFrame(frame: EncodedFrame, now: number): void {
-    this.#framesIn++;
+    this.#n.framesIn++;
     const unwrapped = this.#clock.unwrap(frame.rtpTimestamp);
     const pts = this.#decoder?.write(frame.data, unwrapped);
     if (pts === undefined) {
-      this.#other++;
+      this.#n.other++;
       return;
     }
     const ptsMs = unwrapped / 90; // the video RTP clock is 90 kHz
-    this.#inFlight.set(pts, { frameNo: this.#framesIn, rtpTimestamp: frame.rtpTimestamp, ptsMs, arrivedAt: frame.arrivedAt, writtenAt: now });
+    this.#inFlight.set(pts, { frameNo: this.#n.framesIn, rtpTimestamp: frame.rtpTimestamp, ptsMs, arrivedAt: frame.arrivedAt, writtenAt: now });
   }
 
   #onDecoded(decoded: DecodedFrame): void {
@@ -371,14 +323,14 @@ export class LiveSession implements FrameSource {
     for (const pts of this.#inFlight.keys()) {
       if (pts >= decoded.pts) break;
       this.#inFlight.delete(pts);
-      this.#other++;
+      this.#n.other++;
     }
     const meta = this.#inFlight.get(decoded.pts);
     if (!meta) return;
     this.#inFlight.delete(decoded.pts);
-    this.#width = decoded.sourceWidth;
-    this.#height = decoded.sourceHeight;
-    if (this.#slot) this.#stale++;
+    this.#n.width = decoded.sourceWidth;
+    this.#n.height = decoded.sourceHeight;
+    if (this.#slot) this.#n.stale++;
     this.#slot = { decoded, meta, decodedAt: performance.now() };
     this.#d.scheduler.wake();
   }
@@ -390,11 +342,11 @@ export class LiveSession implements FrameSource {
     if (!p || this.#ending) return undefined;
     // The budget covers every stage: a frame is late when, with the time the stages after the detector have
     // been taking (median of the last second), it could not be done within it.
-    const postMs = this.#recentPost.snapshot(now).p50 ?? 0;
+    const postMs = this.#n.postMs(now);
     const age = now - p.meta.arrivedAt;
     if (age + postMs > this.budgetMs && this.#lateInARow < MAX_LATE_IN_A_ROW) {
       this.#slot = undefined;
-      this.#late++;
+      this.#n.late++;
       this.#lateInARow++;
       return undefined;
     }
@@ -403,7 +355,7 @@ export class LiveSession implements FrameSource {
       if (this.#billing.exhausted) void this.end('insufficient_tokens');
       return undefined; // the frame waits for credit (or is replaced by a newer one)
     }
-    this.#pipelineOverBudget = age + postMs > this.budgetMs;
+    this.#n.pipelineOverBudget = age + postMs > this.budgetMs;
     this.#lateInARow = 0;
     this.#slot = undefined;
     let done!: () => void;
@@ -444,7 +396,7 @@ export class LiveSession implements FrameSource {
     }
     if (result instanceof Error || !stage) {
       this.#billing.giveBack(ticket);
-      this.#other++;
+      this.#n.other++;
       this.#d.logger.error({ sessionId: this.id, err: result }, 'live: detection failed');
       if (++this.#detectorErrorsInARow >= MAX_DETECTOR_ERRORS_IN_A_ROW) void this.end('error');
       return;
@@ -477,22 +429,8 @@ export class LiveSession implements FrameSource {
     const sentAt = performance.now();
     const totalMs = sentAt - meta.arrivedAt;
     message.timings.totalMs = round2(totalMs);
-    this.#processed++;
     this.#billing.confirm(ticket); // counted and charged together: the next settlement records both
-    this.#latency.add(totalMs);
-    this.#recent.add(sentAt, totalMs);
-    this.#recentModel.add(sentAt, result.timings.totalMs + stage.out.timings.classifyMs + stage.out.timings.trackMs);
-    this.#recentPost.add(sentAt, stage.out.timings.classifyMs + stage.out.timings.trackMs);
-    const m = this.#d.metrics;
-    if (m) {
-      const model = this.model;
-      m.liveStage.observe({ model, stage: 'queue' }, message.timings.queueMs / 1000);
-      m.liveStage.observe({ model, stage: 'decode' }, message.timings.decodeMs / 1000);
-      m.liveStage.observe({ model, stage: 'infer' }, message.timings.inferMs / 1000);
-      if (stage.out.classified > 0) m.liveStage.observe({ model, stage: 'classify' }, message.timings.classifyMs / 1000);
-      m.liveStage.observe({ model, stage: 'track' }, message.timings.trackMs / 1000);
-      m.liveStage.observe({ model, stage: 'total' }, totalMs / 1000);
-    }
+    this.#n.processedFrame(sentAt, totalMs, message.timings, stage.out.classified > 0);
     this.#sendDataChannel(message);
     this.#store?.add(this.id, message, Math.round(p.meta.ptsMs * 10) / 10);
     this.#publish(message);
@@ -553,54 +491,12 @@ export class LiveSession implements FrameSource {
   // ------------------------------------------------------------------ stats, billing, idle
 
   stats(whole = false): LiveStats {
-    const now = performance.now();
-    const recent = this.#recent.snapshot(now);
-    const model = this.#recentModel.snapshot(now);
-    const overBudget = (model.p50 ?? 0) > this.budgetMs;
-    const warning = overBudget
-      ? `The model alone takes about ${model.p50} ms per frame, more than this session's ${this.budgetMs} ms budget: frames are processed as fast as it allows.`
-      : this.#pipelineOverBudget
-        ? `Frames reach the detector later than the ${this.budgetMs} ms budget; some are processed anyway so the session does not starve.`
-        : undefined;
-    return {
-      framesIn: this.#framesIn,
-      framesProcessed: this.#processed,
-      framesDropped: this.#stale + this.#late + this.#other,
-      droppedStale: this.#stale,
-      droppedLate: this.#late,
-      droppedOther: this.#other,
-      fps: recent.count,
-      p50Ms: whole ? this.#latency.quantile(0.5) : recent.p50,
-      p95Ms: whole ? this.#latency.quantile(0.95) : recent.p95,
-      p99Ms: this.#latency.quantile(0.99),
-      budgetMs: this.budgetMs,
-      modelMs: model.p50,
-      overBudget,
-      ...(warning ? { warning } : {}),
-      tokensCharged: toTokens(this.#billing.spentMilli),
-      codec: this.#codec,
-      width: this.#width,
-      height: this.#height,
-      counts: this.#stage.counts,
-    };
+    return this.#n.stats({ chargedMilli: this.#billing.spentMilli, counts: this.#stage.counts }, whole);
   }
 
+  /** What the session's row records, with what the settlements so far have charged. */
   #progress(): LiveProgress {
-    return {
-      codec: this.#codec,
-      width: this.#width,
-      height: this.#height,
-      framesIn: this.#framesIn,
-      framesProcessed: this.#processed,
-      framesDropped: this.#stale + this.#late + this.#other,
-      droppedStale: this.#stale,
-      droppedLate: this.#late,
-      p50: this.#latency.quantile(0.5),
-      p95: this.#latency.quantile(0.95),
-      p99: this.#latency.quantile(0.99),
-      tokensChargedMilli: this.#billing.chargedMilli,
-      counts: this.#stage.counts,
-    };
+    return this.#n.progress({ chargedMilli: this.#billing.chargedMilli, counts: this.#stage.counts });
   }
 
   #tick(): void {
@@ -610,7 +506,7 @@ export class LiveSession implements FrameSource {
       return;
     }
     this.#publish({ type: 'live.stats', sessionId: this.id, ...this.stats() });
-    this.#feedMetrics();
+    this.#n.feedMetrics();
     // The counters are read in the same tick as the amount the settlement takes: the row records exactly the
     // frames its charge pays for, so another server ending it as lost leaves it charged for what it says.
     const p = this.#progress();
@@ -629,7 +525,7 @@ export class LiveSession implements FrameSource {
       this.#d.scheduler.remove(this);
       await this.#detecting; // a frame on the detector finishes and is paid for
       // Frames still in the decoder or waiting for the detector will not be processed now.
-      this.#other += this.#inFlight.size + (this.#slot ? 1 : 0);
+      this.#n.other += this.#inFlight.size + (this.#slot ? 1 : 0);
       this.#inFlight.clear();
       this.#slot = undefined;
       for (const ev of this.#stage.finish(this.#lastPtsMs)) {
@@ -662,7 +558,7 @@ export class LiveSession implements FrameSource {
         this.#d.logger.error({ err, sessionId: this.id }, 'live: could not save the ended session');
       }
       const stats = this.stats(true);
-      this.#feedMetrics();
+      this.#n.feedMetrics();
       this.#d.metrics?.liveSessionsEnded.inc({ model: this.model, reason });
       this.#publish({ type: 'live.ended', sessionId: this.id, reason, stats, ...(message ? { message } : {}) });
       this.#d.logger.info({ sessionId: this.id, reason, ...stats }, 'live session ended');
@@ -672,10 +568,12 @@ export class LiveSession implements FrameSource {
 
   /** The recording's path when it holds something; an empty or missing file is removed and forgotten. */
   async #keptRecording(): Promise<string | null> {
-    if (!this.#recordingPath || !this.#codec) return null;
-    const file = `${this.#recordingPath}.${this.#codec === 'vp8' ? 'webm' : 'mkv'}`;
+    const codec = this.#n.codec;
+    if (!this.#recordingPath || !codec) return null;
+    const file = `${this.#recordingPath}.${codec === 'vp8' ? 'webm' : 'mkv'}`;
     const st = await stat(file).catch(() => undefined);
-    if (st && st.size > 0 && this.#processed + this.#stale + this.#late > 0) return file;
+    const n = this.#n;
+    if (st && st.size > 0 && n.processed + n.stale + n.late > 0) return file;
     await unlink(file).catch(() => undefined);
     return null;
   }
