@@ -45,9 +45,10 @@ async function ffmpegChildren(): Promise<number> {
 
 async function topUp(email: string, amount: number): Promise<void> {
   const login = await s.call('POST', '/api/v1/auth/login', { body: ADMIN });
+  expect(login.status, await login.clone().text()).toBe(200);
   const { token } = (await login.json()) as { token: string };
   const r = await s.call('POST', '/api/v1/admin/top-ups', { token, body: { email, amount } });
-  expect(r.status).toBe(200);
+  expect(r.status, await r.clone().text()).toBe(200);
 }
 
 async function sessions(token: string): Promise<{ id: string; state: string; endReason?: string; framesIn: number; tokensCharged: number }[]> {
