@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_ZIP_LIMITS, extractZip, type ZipLimits } from '../../../src/datasets/zip.js';
 import { AppError, type ErrorCode } from '../../../src/errors.js';
+import { useTempDir } from '../../helpers/temp-dir.js';
 import { makeZip, writeZip, type ZipEntrySpec } from '../../helpers/zip.js';
 
 const JPEG = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(3000)]);
@@ -14,15 +14,13 @@ const MiB = 1024 ** 2;
 const ZEROS_50MB = Buffer.alloc(50 * 1000 * 1000);
 const ROOMY: ZipLimits = { maxEntries: 1000, maxTotalBytes: 1e12, maxEntryBytes: 1e12, maxRatio: 1e9 };
 
+const tmpDir = useTempDir('lookout-zip-', { each: true });
 let tmp: string;
 let zipPath: string;
 
-beforeEach(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'lookout-zip-'));
+beforeEach(() => {
+  tmp = tmpDir();
   zipPath = path.join(tmp, 'upload.part');
-});
-afterEach(async () => {
-  await rm(tmp, { recursive: true, force: true });
 });
 
 /** Extracts `zipPath`, expecting an AppError with `code`, and checks that nothing was left behind. */

@@ -2,21 +2,15 @@
  * The Kubernetes manifests under deploy/k8s validate against the Kubernetes API's schemas (offline), and the
  * check does catch what is wrong: a copy with a broken field, an unknown kind and bad YAML each fail.
  */
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkManifests } from '../../../scripts/check-manifests.js';
 import { ROOT } from '../../helpers/process.js';
+import { useTempDir } from '../../helpers/temp-dir.js';
 
 const DIR = path.join(ROOT, 'deploy/k8s');
-let tmp: string;
-beforeAll(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'lookout-k8s-'));
-});
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
-});
+const tmp = useTempDir('lookout-k8s-');
 
 describe('Kubernetes manifests', () => {
   it('every document validates: servers with readiness, preStop drain and a Service; workers scaled by KEDA', async () => {
@@ -33,7 +27,7 @@ describe('Kubernetes manifests', () => {
   });
 
   it('a broken field, an unknown kind or bad YAML fails', async () => {
-    const dir = path.join(tmp, 'broken');
+    const dir = path.join(tmp(), 'broken');
     await cp(DIR, dir, { recursive: true });
     const server = await readFile(path.join(dir, 'server.yaml'), 'utf8');
     await writeFile(path.join(dir, 'server.yaml'), server.replace('replicas: 3', 'replicas: three'));

@@ -9,10 +9,9 @@
  * registry only, ~170 MiB, a few seconds) when it is not cached yet, like `npm run gpu:setup` does.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   BINDING_SUBDIR,
   CORE_LIB,
@@ -32,16 +31,11 @@ import {
   type LibGroup,
   type ProviderPackage,
 } from '../../../src/inference/gpu-setup.js';
+import { useTempDir } from '../../helpers/temp-dir.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
-let tmp: string;
 
-beforeAll(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'lookout-gpu-setup-test-'));
-});
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
-});
+const tmp = useTempDir('lookout-gpu-setup-test-');
 
 /** Bytes that look, to the version scan, like a library built for `version` (plus some noise around it). */
 const fakeLib = (version: string | undefined, noise = 'ELF stub'): Buffer =>
@@ -49,7 +43,7 @@ const fakeLib = (version: string | undefined, noise = 'ELF stub'): Buffer =>
 
 let seq = 0;
 async function fakeOrtNode(version: string, coreLibVersion = version): Promise<string> {
-  const dir = join(tmp, `ort-${seq++}`, 'node_modules', 'onnxruntime-node');
+  const dir = join(tmp(), `ort-${seq++}`, 'node_modules', 'onnxruntime-node');
   await mkdir(join(dir, BINDING_SUBDIR), { recursive: true });
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'onnxruntime-node', version }));
   await writeFile(join(dir, BINDING_SUBDIR, CORE_LIB), fakeLib(coreLibVersion));
@@ -57,7 +51,7 @@ async function fakeOrtNode(version: string, coreLibVersion = version): Promise<s
 }
 
 async function fakeProviderPackage(libVersion: string | undefined, readmeVersion: string | undefined = libVersion): Promise<string> {
-  const root = join(tmp, `pkg-${seq++}`);
+  const root = join(tmp(), `pkg-${seq++}`);
   const libDir = join(root, PACKAGE_LIB_SUBDIR);
   await mkdir(libDir, { recursive: true });
   await writeFile(join(root, 'package.json'), JSON.stringify({ name: GPU_PACKAGE, version: '0.4.9' }));
@@ -73,10 +67,10 @@ describe('version evidence', () => {
     const big = Buffer.alloc((1 << 22) + 4096, 0x41);
     Buffer.from('\x001.29.0\0').copy(big, (1 << 22) - 4); // straddles the first chunk's end
     Buffer.from('\0cudnn 9.22.0\0\x001.3.9\0\x001.29.0-dev\0').copy(big, 100);
-    const file = join(tmp, 'big.so');
+    const file = join(tmp(), 'big.so');
     await writeFile(file, big);
     expect(await embeddedOrtVersions(file)).toEqual(['1.29.0']);
-    const none = join(tmp, 'none.so');
+    const none = join(tmp(), 'none.so');
     await writeFile(none, fakeLib(undefined));
     expect(await embeddedOrtVersions(none)).toEqual([]);
   });
@@ -136,7 +130,7 @@ describe('installLibs', () => {
   it('copies, then leaves identical files alone, then replaces a changed one', async () => {
     const pkg = await fakeProviderPackage('1.29.0');
     const from = join(pkg, PACKAGE_LIB_SUBDIR);
-    const to = join(tmp, `binding-${seq++}`);
+    const to = join(tmp(), `binding-${seq++}`);
     await mkdir(to);
     const files = [LIB.shared, LIB.cuda];
     expect((await installLibs(from, to, files)).map((c) => c.action)).toEqual(['copied', 'copied']);
@@ -155,7 +149,7 @@ describe('runGpuSetup on fake packages', () => {
     const ortNodeDir = await fakeOrtNode('1.29.0');
     const pkg = await fakeProviderPackage('1.30.0');
     const lines: string[] = [];
-    const r = await runGpuSetup({ root: tmp, ortNodeDir, from: pkg, session: false, log: (l) => lines.push(l) });
+    const r = await runGpuSetup({ root: tmp(), ortNodeDir, from: pkg, session: false, log: (l) => lines.push(l) });
     expect(r.exitCode).toBe(1);
     expect(r.copies).toEqual([]);
     expect(existsSync(join(ortNodeDir, BINDING_SUBDIR, LIB.cuda))).toBe(false);
@@ -166,7 +160,7 @@ describe('runGpuSetup on fake packages', () => {
     const ortNodeDir = await fakeOrtNode('1.29.0');
     const pkg = await fakeProviderPackage('1.29.0');
     const lines: string[] = [];
-    const r = await runGpuSetup({ root: tmp, ortNodeDir, from: pkg, check: true, session: false, log: (l) => lines.push(l) });
+    const r = await runGpuSetup({ root: tmp(), ortNodeDir, from: pkg, check: true, session: false, log: (l) => lines.push(l) });
     expect(r.exitCode).toBe(1);
     expect(r.copies).toEqual([]);
     expect((await readdir(join(ortNodeDir, BINDING_SUBDIR))).sort()).toEqual([CORE_LIB]);
@@ -177,10 +171,10 @@ describe('runGpuSetup on fake packages', () => {
   it('installs once, is idempotent on the second run, and fails the load check on libraries ldd cannot read', async () => {
     const ortNodeDir = await fakeOrtNode('1.29.0');
     const pkg = await fakeProviderPackage('1.29.0');
-    const first = await runGpuSetup({ root: tmp, ortNodeDir, from: pkg, session: false, log: () => undefined });
+    const first = await runGpuSetup({ root: tmp(), ortNodeDir, from: pkg, session: false, log: () => undefined });
     expect(first.copies.map((c) => `${c.file} ${c.action}`)).toEqual([`${LIB.shared} copied`, `${LIB.cuda} copied`]);
     const lines: string[] = [];
-    const second = await runGpuSetup({ root: tmp, ortNodeDir, from: pkg, session: false, log: (l) => lines.push(l) });
+    const second = await runGpuSetup({ root: tmp(), ortNodeDir, from: pkg, session: false, log: (l) => lines.push(l) });
     expect(second.copies.map((c) => c.action)).toEqual(['unchanged', 'unchanged']);
     expect(second.exitCode).toBe(1);
     expect(lines.at(-1)).toMatch(/^CUDA provider: not usable — .*ldd could not read libonnxruntime_providers_cuda\.so/);
