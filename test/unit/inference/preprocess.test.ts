@@ -71,4 +71,41 @@ describe('createPreprocessor', () => {
     p.run(frame(1, 2, () => [3, 3, 3]));
     expect(Array.from(p.input.subarray(0, 4))).toEqual([3, 1, 3, 1]);
   });
+  it('matches a plain per-pixel bilinear reference on a noisy frame, odd and even inner heights, both layouts', () => {
+    // The reference: each channel of each output pixel on its own, straight from the definition (half-pixel
+    // centres, clamped to the frame). The preprocessor shares weights across channels and does two rows a pass.
+    const reference = (src: ReturnType<typeof frame>, innerW: number, innerH: number, x: number, y: number, k: number): number => {
+      const at = (v: number, n: number): number => Math.min(Math.max(v, 0), n - 1);
+      const sx = at(((x + 0.5) * src.width) / innerW - 0.5, src.width);
+      const sy = at(((y + 0.5) * src.height) / innerH - 0.5, src.height);
+      const x0 = Math.floor(sx);
+      const y0 = Math.floor(sy);
+      const x1 = Math.min(x0 + 1, src.width - 1);
+      const y1 = Math.min(y0 + 1, src.height - 1);
+      const v = (xx: number, yy: number): number => src.data[(yy * src.width + xx) * 3 + k] ?? NaN;
+      const top = v(x0, y0) + (v(x1, y0) - v(x0, y0)) * (sx - x0);
+      const bottom = v(x0, y1) + (v(x1, y1) - v(x0, y1)) * (sx - x0);
+      return top + (bottom - top) * (sy - y0);
+    };
+    let seed = 7;
+    const noise = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) % 256;
+    for (const [w, h, size] of [[37, 23, 16], [640, 480, 20], [11, 40, 9]] as const) {
+      for (const layout of ['NCHW', 'NHWC'] as const) {
+        const src = frame(w, h, () => [noise(), noise(), noise()]);
+        const p = createPreprocessor(spec([size, size], { normalisation: { layout, mean: [1, 2, 3], std: [2, 3, 4] } }));
+        const lb = p.run(src);
+        let worst = 0;
+        for (let y = 0; y < lb.innerH; y++) {
+          for (let x = 0; x < lb.innerW; x++) {
+            for (let k = 0; k < 3; k++) {
+              const i = layout === 'NCHW' ? k * size * size + (lb.padY + y) * size + lb.padX + x : ((lb.padY + y) * size + lb.padX + x) * 3 + k;
+              const want = (reference(src, lb.innerW, lb.innerH, x, y, k) - [1, 2, 3][k]!) / [2, 3, 4][k]!;
+              worst = Math.max(worst, Math.abs((p.input[i] ?? NaN) - want));
+            }
+          }
+        }
+        expect(`${w}x${h} ${layout} inner ${lb.innerW}x${lb.innerH}: ${worst < 1e-4 ? 'ok' : worst}`).toBe(`${w}x${h} ${layout} inner ${lb.innerW}x${lb.innerH}: ok`);
+      }
+    }
+  });
 });
