@@ -214,6 +214,7 @@ export async function startApp(config: Config, logger: Logger): Promise<RunningA
         models: { total: warm.total, ready: warm.ready, failed: warm.failed },
         requested: config.onnx.providers,
         providers: engine.providers(),
+        workers: engine.workers(),
       }),
     },
   };

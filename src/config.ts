@@ -105,6 +105,8 @@ export interface Config {
     readonly providers: readonly string[];
     readonly intraOpThreads: number;
     readonly interOpThreads: number;
+    /** Worker threads, each with its own session, per model (MODEL_WORKERS: a count, default 1, or auto). */
+    readonly workers: number | 'auto';
     /** Model used when a request names none (DEFAULT_MODEL; default: the manifest marked default). */
     readonly defaultModel: string | undefined;
     /** Load and warm every model at start (PRELOAD_MODELS, default true) instead of on first use. */
@@ -414,6 +416,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       providers: providers(env),
       intraOpThreads: int(env, 'ORT_INTRA_OP_THREADS', 0, 0, 256),
       interOpThreads: int(env, 'ORT_INTER_OP_THREADS', 0, 0, 256),
+      workers: read(env, 'MODEL_WORKERS')?.toLowerCase() === 'auto' ? 'auto' : int(env, 'MODEL_WORKERS', 1, 1, 16),
       defaultModel: read(env, 'DEFAULT_MODEL'),
       preload: bool(env, 'PRELOAD_MODELS', true),
     },

@@ -5,15 +5,16 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { AppError } from '../errors.js';
 import { OnnxClassifier } from './classifier.js';
 import { modelInfo, OnnxDetector } from './detector.js';
 import { parseManifest, type ModelManifest } from './manifest.js';
 import type { Classifier, Detector, EngineOptions, ModelInfo } from './types.js';
-import { WorkerModel } from './worker-model.js';
+import { ModelPool, planWorkers } from './model-pool.js';
 
-type Loaded = OnnxDetector | OnnxClassifier | WorkerModel;
+type Loaded = OnnxDetector | OnnxClassifier | ModelPool;
 
 export async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
@@ -141,9 +142,10 @@ export class DetectionEngine {
       interOpThreads: this.#opts.interOpThreads,
       ...(this.#opts.logger ? { logger: this.#opts.logger } : {}),
     };
+    const plan = planWorkers(this.#opts.workers ?? 1, this.#opts.cores ?? availableParallelism(), this.#opts.intraOpThreads);
     const d =
       this.#opts.isolation !== 'inline'
-        ? await WorkerModel.load(m, path, info, so, (gone) => this.#forget(m.name, gone))
+        ? await ModelPool.load(m, path, info, so, plan, (gone) => this.#forget(m.name, gone))
         : m.kind === 'classifier'
           ? await OnnxClassifier.load(m, path, info, so)
           : await OnnxDetector.load(m, path, info, so);
@@ -166,7 +168,7 @@ export class DetectionEngine {
         `Execution provider ${provider} is unavailable; models run on ${d.provider} instead` + (provider === 'cuda' ? ' (`npm run gpu:setup` says what is missing)' : ''),
       );
     }
-    this.#opts.logger?.info({ model: m.name, provider: d.provider, loadMs: Math.round(performance.now() - started) }, 'Detection model loaded');
+    this.#opts.logger?.info({ model: m.name, provider: d.provider, workers: d instanceof ModelPool ? d.parallelism : 0, loadMs: Math.round(performance.now() - started) }, 'Detection model loaded');
     return d;
   }
 
@@ -176,6 +178,13 @@ export class DetectionEngine {
     this.#loaded.delete(name);
     this.#loading.delete(name);
     if (!this.#closed) this.#opts.logger?.warn({ model: name }, 'Detection model unloaded after its worker stopped; it loads again on the next request');
+  }
+
+  /** Worker threads (sessions) of each loaded model, e.g. { nanodet: 2 }; 0 for one run inline. */
+  workers(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, d] of this.#loaded) out[name] = d instanceof ModelPool ? d.parallelism : 0;
+    return out;
   }
 
   /** Active execution providers of the loaded models, e.g. { nanodet: ['cpu'] }. */

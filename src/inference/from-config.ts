@@ -9,6 +9,7 @@ export function openEngine(config: Config, logger: Logger): Promise<DetectionEng
     providers: [...config.onnx.providers],
     intraOpThreads: config.onnx.intraOpThreads,
     interOpThreads: config.onnx.interOpThreads,
+    workers: config.onnx.workers,
     ...(config.onnx.defaultModel ? { defaultModel: config.onnx.defaultModel } : {}),
     logger,
   });

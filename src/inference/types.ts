@@ -86,8 +86,12 @@ export interface EngineOptions {
   modelsDir: string;
   /** Execution providers to try in order, e.g. ['cuda', 'cpu']; CPU is always the last resort. */
   providers: string[];
-  /** Threads inside one operator (0 = onnxruntime's choice). */
+  /** Threads inside one operator (0 = onnxruntime's choice, or the cores shared out among a model's workers). */
   intraOpThreads: number;
+  /** Worker threads (sessions) per model with 'worker' isolation: a count, or 'auto' (see model-pool.ts); default 1. */
+  workers?: number | 'auto';
+  /** Cores to plan threads for (default: os.availableParallelism()). */
+  cores?: number;
   /** Threads across operators (0 = onnxruntime's choice). */
   interOpThreads: number;
   /** Overrides the manifests' `default` flag. */
@@ -128,6 +132,8 @@ export interface Detector {
    * `detectFrames` runs several frames as one inference; otherwise it runs them one by one.
    */
   readonly batchable: boolean;
+  /** Calls that may usefully run at once (sessions of the model in their own threads); 1 when absent. */
+  readonly parallelism?: number;
   detectImage(bytes: Uint8Array): Promise<DetectResult>;
   detectFrame(frame: RgbFrame): Promise<DetectResult>;
   /**

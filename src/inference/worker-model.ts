@@ -110,6 +110,11 @@ export class WorkerModel implements Detector, Classifier {
     return d;
   }
 
+  /** Calls sent and not yet answered. */
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
   async detectImage(bytes: Uint8Array): Promise<DetectResult> {
     const t0 = performance.now();
     const img = await decodeImage(bytes);

@@ -4,6 +4,9 @@
  * robin, so a busy stream cannot starve a quiet one) for a frame to run. A session may decline (its frame
  * is too old for its budget, or it has no tokens reserved); the scheduler then asks the next one.
  *
+ * A detector with several sessions of its model (`parallelism`, model-pool.ts) runs that many inferences at
+ * once, each for a different session: a session has at most one frame in flight, so its results stay in order.
+ *
  * Batching (a model with a batch dimension, `maxSize` > 1): when the detector is free, every session with a
  * frame ready gives it, up to `maxSize`, and they run as one inference. If fewer than `maxSize` are ready and
  * other sessions may still deliver, the batch stays open for a short window: at most `maxWaitMs` after it
@@ -61,8 +64,12 @@ export class DetectorScheduler {
   readonly #onRun: ((size: number) => void) | undefined;
   readonly #onDeliveryError: (err: unknown) => void;
   readonly #now: () => number;
+  readonly #parallel: number;
   #next = 0;
-  #busy = false;
+  /** Runs started, or about to be (a slot is taken before the sources are asked). */
+  #slots = 0;
+  /** Sources with a frame in flight: not asked again until it is answered. */
+  readonly #running = new Set<FrameSource>();
   #closed = false;
   #open: OpenBatch | undefined;
   /** Running estimate of one inference's time (ms), batched or not; undefined until the first run. */
@@ -72,6 +79,7 @@ export class DetectorScheduler {
     this.detector = detector;
     this.#maxSize = detector.batchable ? Math.max(1, Math.floor(opts.batch?.maxSize ?? 1)) : 1;
     this.#maxWaitMs = Math.max(0, opts.batch?.maxWaitMs ?? 0);
+    this.#parallel = Math.max(1, Math.floor(detector.parallelism ?? 1));
     this.#onRun = opts.onRun;
     this.#onDeliveryError =
       opts.onDeliveryError ??
@@ -101,7 +109,12 @@ export class DetectorScheduler {
     if (this.#next > i) this.#next--;
   }
 
-  /** A source has a new frame (or new credit): run it now if the detector is idle, or add it to an open batch. */
+  /** Inferences that may run at once. */
+  get parallelism(): number {
+    return this.#parallel;
+  }
+
+  /** A source has a new frame (or new credit): run it now if the detector has room, or add it to an open batch. */
   wake(): void {
     if (this.#closed) return;
     if (this.#open) {
@@ -109,8 +122,8 @@ export class DetectorScheduler {
       queueMicrotask(() => this.#fill());
       return;
     }
-    if (this.#busy) return;
-    this.#busy = true;
+    if (this.#slots >= this.#parallel) return;
+    this.#slots++;
     queueMicrotask(() => this.#runNext());
   }
 
@@ -125,26 +138,28 @@ export class DetectorScheduler {
     }
   }
 
+  /** Holds a slot: starts a run (or opens a batch) with it, or gives it back when no source has a frame. */
   #runNext(): void {
     const n = this.#sources.length;
     const jobs: FrameJob[] = [];
     const from = new Set<FrameSource>();
-    for (let tried = 0; tried < n && !this.#closed && jobs.length < this.#maxSize; tried++) {
+    for (let tried = 0; tried < n && !this.#closed && jobs.length < this.#maxSize && !this.#open; tried++) {
       const i = this.#next % n;
       const source = this.#sources[i]!;
       this.#next = (i + 1) % Math.max(1, n);
+      if (this.#running.has(source)) continue;
       const job = source.take(this.#now());
       if (!job) continue;
       jobs.push(job);
       from.add(source);
     }
     if (jobs.length === 0 || this.#closed) {
-      this.#busy = false;
+      this.#slots--;
       return;
     }
     const closesAt = this.#windowEnd(jobs, from);
     if (closesAt === undefined) {
-      this.#run(jobs);
+      this.#run(jobs, from);
       return;
     }
     const open: OpenBatch = { jobs, from, closesAt, timer: undefined };
@@ -178,7 +193,7 @@ export class DetectorScheduler {
     const before = open.closesAt;
     for (const source of this.#sources) {
       if (open.jobs.length >= this.#maxSize) break;
-      if (open.from.has(source)) continue;
+      if (open.from.has(source) || this.#running.has(source)) continue;
       const job = source.take(this.#now());
       if (!job) continue;
       open.jobs.push(job);
@@ -194,13 +209,17 @@ export class DetectorScheduler {
     if (this.#open !== open) return;
     clearTimeout(open.timer);
     this.#open = undefined;
-    this.#run(open.jobs);
+    this.#run(open.jobs, open.from);
   }
 
-  #run(jobs: readonly FrameJob[]): void {
+  #run(jobs: readonly FrameJob[], from: ReadonlySet<FrameSource>): void {
     const startedAt = this.#now();
     this.#onRun?.(jobs.length);
+    for (const source of from) this.#running.add(source);
+    // Another slot free: look for a frame from a session not in this run, now.
+    if (this.#slots < this.#parallel && !this.#closed) this.wake();
     const done = (results: readonly (DetectResult | Error)[]): void => {
+      for (const source of from) this.#running.delete(source);
       const ms = this.#now() - startedAt;
       this.#runMs = this.#runMs === undefined ? ms : this.#runMs + RUN_ESTIMATE_WEIGHT * (ms - this.#runMs);
       try {
@@ -213,6 +232,7 @@ export class DetectorScheduler {
           }
         });
       } finally {
+        // This run's slot goes on to the next frame (or is given back).
         this.#runNext();
       }
     };

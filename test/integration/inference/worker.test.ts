@@ -1,13 +1,15 @@
 /**
  * Models run in a worker thread by default (WorkerModel). These tests hold it to the same answers as
  * the in-thread OnnxDetector, check that results reach the caller that asked, and that the event loop
- * keeps turning while a model runs, which is the reason the worker exists.
+ * keeps turning while a model runs, which is the reason the worker exists. A model pool (MODEL_WORKERS) runs
+ * several such workers of one model: the same answers, in order, with the work shared out.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DetectionEngine, type RgbFrame } from '../../../src/inference/index.js';
+import { ModelPool, planWorkers } from '../../../src/inference/model-pool.js';
 import { ensureModels, FIXTURES, MODELS_DIR } from '../../helpers/onnx-setup.js';
 
 const open = (isolation: 'worker' | 'inline'): Promise<DetectionEngine> =>
@@ -98,5 +100,39 @@ describe('detector worker', () => {
     expect((await inFlight).objects).toHaveLength(1); // a call in flight is answered before the worker ends
     await expect(d.detectFrame(f)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     await e.close();
+  });
+});
+
+describe('model pool (several workers of one model)', () => {
+  it('plans two workers on two or more cores and shares the cores out between their sessions', () => {
+    expect(planWorkers('auto', 2, 0)).toEqual({ workers: 2, auto: true, intraOpThreads: 1 });
+    expect(planWorkers('auto', 16, 0)).toEqual({ workers: 2, auto: true, intraOpThreads: 8 });
+    expect(planWorkers('auto', 1, 0)).toEqual({ workers: 1, auto: true, intraOpThreads: 0 });
+    expect(planWorkers(3, 2, 4)).toEqual({ workers: 3, auto: false, intraOpThreads: 4 });
+  });
+
+  it('shares the frames of one call out between its workers and answers them in order, as one worker would', async () => {
+    const e = await DetectionEngine.open({ modelsDir: MODELS_DIR, providers: ['cpu'], intraOpThreads: 0, interOpThreads: 1, workers: 2, cores: 2 });
+    try {
+      const d = await e.get('blazeface');
+      expect(d).toBeInstanceOf(ModelPool);
+      expect(d.parallelism).toBe(2);
+      expect(e.workers()).toEqual({ blazeface: 2 });
+      const photos = await Promise.all(['astronaut.jpg', 'chelsea.jpg', 'rocket.jpg', 'coffee.jpg'].map(rgb));
+      const frames = [0, 1, 2, 3, 0].map((i) => photos[i]!);
+      const alone = await inline.get('blazeface');
+      const want = [];
+      for (const f of frames) want.push((await alone.detectFrame(f)).objects);
+      const call = d.detectFrames(frames);
+      // Both workers hold a share of this one call (BlazeFace has no batch dimension).
+      expect((d as ModelPool).inFlight).toEqual([1, 1]);
+      expect((await call).map((r) => r.objects)).toEqual(want);
+      // Single calls go to the less busy worker.
+      const two = [d.detectFrame(frames[0]!), d.detectFrame(frames[1]!)];
+      expect((d as ModelPool).inFlight).toEqual([1, 1]);
+      expect((await Promise.all(two)).map((r) => r.objects)).toEqual(want.slice(0, 2));
+    } finally {
+      await e.close();
+    }
   });
 });

@@ -25,7 +25,10 @@ class FakeDetector implements Detector {
   readonly runs: number[][] = [];
   readonly #answers: (() => void)[] = [];
   fail: Error | undefined;
-  constructor(readonly batchable: boolean) {}
+  constructor(
+    readonly batchable: boolean,
+    readonly parallelism = 1,
+  ) {}
 
   detectImage(): Promise<DetectResult> {
     throw new Error('not used');
@@ -99,8 +102,8 @@ describe('DetectorScheduler', () => {
     vi.useRealTimers();
   });
 
-  const setup = (opts: { batchable?: boolean; maxSize?: number; maxWaitMs?: number; sources?: number }) => {
-    const detector = new FakeDetector(opts.batchable ?? true);
+  const setup = (opts: { batchable?: boolean; maxSize?: number; maxWaitMs?: number; sources?: number; parallelism?: number }) => {
+    const detector = new FakeDetector(opts.batchable ?? true, opts.parallelism);
     const sizes: number[] = [];
     const errors: unknown[] = [];
     const scheduler = new DetectorScheduler(detector, {
@@ -286,5 +289,40 @@ describe('DetectorScheduler', () => {
     await advance(60);
     expect(detector.runs).toEqual([]);
     expect((sources[0]!.got[0]?.label as Error).message).toMatch(/closed/);
+  });
+  it('with two sessions of the model runs two frames at once, from different sessions, each session in order', async () => {
+    const { detector, scheduler, sources } = setup({ maxSize: 1, parallelism: 2 });
+    const [a, b, c] = sources as [Source, Source, Source];
+    expect(scheduler.parallelism).toBe(2);
+    await offer(scheduler, [[a, 1], [b, 2], [c, 3]]);
+    expect(detector.runs).toEqual([[1], [2]]);
+    // A's next frame waits for A's first to be answered, even though C's frame is also waiting.
+    await offer(scheduler, [[a, 4]]);
+    expect(detector.runs).toEqual([[1], [2]]);
+    detector.finishOne(); // frame 1: the slot goes to C (next in turn), not back to A
+    await flush();
+    expect(detector.runs).toEqual([[1], [2], [3]]);
+    detector.finishOne(); // frame 2: A's frame 4 runs now
+    await flush();
+    expect(detector.runs).toEqual([[1], [2], [3], [4]]);
+    detector.finishOne();
+    detector.finishOne();
+    await flush();
+    expect(a.got.map((g) => g.label)).toEqual(['frame 1', 'frame 4']);
+    expect([b.got[0]?.label, c.got[0]?.label]).toEqual(['frame 2', 'frame 3']);
+  });
+
+  it('with two sessions of the model, one stream still has one frame in flight at a time', async () => {
+    const { detector, scheduler, sources } = setup({ maxSize: 1, parallelism: 2, sources: 1 });
+    const [a] = sources as [Source];
+    await offer(scheduler, [[a, 1]]);
+    await offer(scheduler, [[a, 2]]);
+    expect(detector.runs).toEqual([[1]]);
+    detector.finishOne();
+    await flush();
+    expect(detector.runs).toEqual([[1], [2]]);
+    detector.finishOne();
+    await flush();
+    expect(a.got.map((g) => g.label)).toEqual(['frame 1', 'frame 2']);
   });
 });
