@@ -97,6 +97,11 @@ export class Metrics {
     ['model'],
     [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64],
   );
+  readonly liveParallelRuns = this.#counter(
+    'lookout_live_parallel_runs_total',
+    'Live inference runs started while another run of the same model was still going (MODEL_WORKERS above 1).',
+    ['model'],
+  );
   readonly clusterForwarded = this.#counter('lookout_cluster_forwarded_total', 'Requests for a live session another server owns, forwarded to it by this server (stop, ice, configure, watch).', ['op']);
   readonly clusterServed = this.#counter('lookout_cluster_served_total', 'Requests forwarded to this server by another one, for a live session this server runs.', ['op']);
   readonly clusterLost = this.#counter('lookout_cluster_sessions_lost_total', 'Live sessions of lost servers (no heartbeat) that this server ended as server_lost.');

@@ -121,10 +121,13 @@ export class LiveManager {
     const model = detector.model.name;
     const scheduler = new DetectorScheduler(detector, {
       batch: on ? { maxSize, maxWaitMs } : undefined,
-      onRun: (size) => this.#d.metrics?.liveBatchSize.observe({ model }, size),
+      onRun: (size, running) => {
+        this.#d.metrics?.liveBatchSize.observe({ model }, size);
+        if (running > 1) this.#d.metrics?.liveParallelRuns.inc({ model });
+      },
       onDeliveryError: (err) => this.#d.logger.error({ err, model }, 'live: delivering detections failed'),
     });
-    this.#d.logger.info({ model, provider: detector.provider, batchable: detector.batchable, maxBatch: scheduler.maxBatch }, 'live: detector scheduler ready');
+    this.#d.logger.info({ model, provider: detector.provider, batchable: detector.batchable, maxBatch: scheduler.maxBatch, parallelism: scheduler.parallelism }, 'live: detector scheduler ready');
     return scheduler;
   }
 

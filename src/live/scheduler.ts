@@ -38,8 +38,8 @@ export interface BatchOptions {
 
 export interface SchedulerOptions {
   readonly batch?: BatchOptions;
-  /** Told the size of each inference run (metrics). */
-  readonly onRun?: (size: number) => void;
+  /** Told the size of each inference run, and how many runs are going with it counted (metrics). */
+  readonly onRun?: (size: number, running: number) => void;
   /** Told when delivering a result to a session threw (the other sessions still get theirs). */
   readonly onDeliveryError?: (err: unknown) => void;
   /** The clock (tests). */
@@ -61,13 +61,15 @@ export class DetectorScheduler {
   readonly #sources: FrameSource[] = [];
   readonly #maxSize: number;
   readonly #maxWaitMs: number;
-  readonly #onRun: ((size: number) => void) | undefined;
+  readonly #onRun: ((size: number, running: number) => void) | undefined;
   readonly #onDeliveryError: (err: unknown) => void;
   readonly #now: () => number;
   readonly #parallel: number;
   #next = 0;
   /** Runs started, or about to be (a slot is taken before the sources are asked). */
   #slots = 0;
+  /** Inferences going now. */
+  #runs = 0;
   /** Sources with a frame in flight: not asked again until it is answered. */
   readonly #running = new Set<FrameSource>();
   #closed = false;
@@ -214,11 +216,13 @@ export class DetectorScheduler {
 
   #run(jobs: readonly FrameJob[], from: ReadonlySet<FrameSource>): void {
     const startedAt = this.#now();
-    this.#onRun?.(jobs.length);
+    this.#runs++;
+    this.#onRun?.(jobs.length, this.#runs);
     for (const source of from) this.#running.add(source);
     // Another slot free: look for a frame from a session not in this run, now.
     if (this.#slots < this.#parallel && !this.#closed) this.wake();
     const done = (results: readonly (DetectResult | Error)[]): void => {
+      this.#runs--;
       for (const source of from) this.#running.delete(source);
       const ms = this.#now() - startedAt;
       this.#runMs = this.#runMs === undefined ? ms : this.#runMs + RUN_ESTIMATE_WEIGHT * (ms - this.#runMs);

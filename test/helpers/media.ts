@@ -1,6 +1,6 @@
 /**
  * Test media made with ffmpeg: a clip of a moving, zooming face (from test/fixtures/astronaut.jpg) for
- * live-session tests and the live benchmark, and a frame counter for checking recordings.
+ * live-session tests and the live benchmark, a panning cat, and a frame counter for checking recordings.
  */
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -78,6 +78,21 @@ export async function makeFaceClip(outPath: string, opts: FaceClipOptions = {}):
       '-t', String(seconds), '-r', String(fps),
       '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-pix_fmt', 'yuv420p', '-movflags', '+faststart',
       outPath,
+    ],
+    Math.max(60_000, seconds * 5_000),
+  );
+}
+
+/**
+ * Writes an H.264 MP4 of the cat photo (test/fixtures/chelsea.jpg) with a slow pan, so the encoder sends real
+ * frames throughout: a picture NanoDet labels "cat", to stream beside the face clip ("person").
+ */
+export async function makeCatClip(outPath: string, seconds = 6): Promise<void> {
+  await ffmpeg(
+    [
+      '-y', '-loglevel', 'error', '-loop', '1', '-framerate', '30', '-i', path.join(path.dirname(FIXTURE), 'chelsea.jpg'),
+      '-vf', "scale=700:520,crop=640:480:'30+30*sin(t)':'20+20*cos(t)',format=yuv420p", '-t', String(seconds),
+      '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', outPath,
     ],
     Math.max(60_000, seconds * 5_000),
   );

@@ -5,14 +5,12 @@
  * own picture, so results reach the session whose frame they came from.
  */
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { streamFile, type ServerMessage } from '../../../src/live/client/stream.js';
 import { useLiveServer } from '../../helpers/live.js';
 import { metricDelta, scrapeMetrics } from '../../helpers/metrics.js';
-import { FIXTURES } from '../../helpers/onnx-setup.js';
+import { makeCatClip } from '../../helpers/media.js';
 import { signUp, type TestServer } from '../../helpers/server.js';
+import { expectOwnPictures, streamFaceAndCat } from '../../helpers/two-streams.js';
 
 const live = useLiveServer({
   clipSeconds: 6,
@@ -29,55 +27,16 @@ beforeAll(async () => {
   s = f.server;
   faceClip = f.clip;
   catClip = path.join(f.tmp, 'cat.mp4');
-  // A still photo of a cat as a 6 s clip, with a slow pan so the encoder sends real frames throughout.
-  await promisify(execFile)('ffmpeg', [
-    '-y', '-loglevel', 'error', '-loop', '1', '-framerate', '30', '-i', path.join(FIXTURES, 'chelsea.jpg'),
-    '-vf', "scale=700:520,crop=640:480:'30+30*sin(t)':'20+20*cos(t)',format=yuv420p", '-t', '6',
-    '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', catClip,
-  ]);
+  await makeCatClip(catClip, 6);
 }, 120_000);
 
 describe('live batching across sessions', () => {
   it('runs frames of two sessions as one inference and gives each session the detections of its own frames', async () => {
     const u = await signUp(s);
     const before = await scrapeMetrics(s);
-    const labels = { face: new Map<string, number>(), cat: new Map<string, number>() };
-    const frames = { face: [] as number[], cat: [] as number[] };
-    const stream = (which: 'face' | 'cat', file: string) =>
-      streamFile({
-        server: s.url,
-        token: u.token,
-        file,
-        codec: 'vp8',
-        fps: 30,
-        model: 'nanodet',
-        record: false,
-        durationS: 5,
-        onMessage: (m: ServerMessage) => {
-          if (m.type !== 'detections') return;
-          frames[which].push(m.frame);
-          for (const o of m.objects) labels[which].set(o.label, (labels[which].get(o.label) ?? 0) + 1);
-        },
-      });
-    const [face, cat] = await Promise.all([stream('face', faceClip), stream('cat', catClip)]);
-    expect(face.errors).toEqual([]);
-    expect(cat.errors).toEqual([]);
-    const processed = face.ended!.stats.framesProcessed + cat.ended!.stats.framesProcessed;
-    expect(face.ended!.stats.framesProcessed).toBeGreaterThan(3);
-    expect(cat.ended!.stats.framesProcessed).toBeGreaterThan(3);
-
-    // Each session saw its own picture, frame after frame. A result given to the wrong session would put the
-    // other picture's label in about half of the frames; NanoDet's rare false positive (a "person" in the cat
-    // photo once in a while) stays far below that.
-    const seen = (which: 'face' | 'cat', label: string): number => labels[which].get(label) ?? 0;
-    const nFace = face.ended!.stats.framesProcessed;
-    const nCat = cat.ended!.stats.framesProcessed;
-    const report = JSON.stringify({ face: [...labels.face], cat: [...labels.cat], nFace, nCat });
-    expect(seen('face', 'person'), report).toBeGreaterThan(nFace / 2);
-    expect(seen('cat', 'cat'), report).toBeGreaterThan(nCat / 2);
-    expect(seen('face', 'cat'), report).toBeLessThanOrEqual(nFace / 10);
-    expect(seen('cat', 'person'), report).toBeLessThanOrEqual(nCat / 10);
-    for (const f of [frames.face, frames.cat]) expect(f).toEqual([...f].sort((a, b) => a - b));
+    const r = await streamFaceAndCat(s, u.token, { face: faceClip, cat: catClip });
+    expectOwnPictures(r);
+    const processed = r.face.ended!.stats.framesProcessed + r.cat.ended!.stats.framesProcessed;
 
     // Batches formed, and every processed frame was in exactly one inference run.
     const after = await scrapeMetrics(s);

@@ -105,16 +105,20 @@ describe('DetectorScheduler', () => {
   const setup = (opts: { batchable?: boolean; maxSize?: number; maxWaitMs?: number; sources?: number; parallelism?: number }) => {
     const detector = new FakeDetector(opts.batchable ?? true, opts.parallelism);
     const sizes: number[] = [];
+    const running: number[] = [];
     const errors: unknown[] = [];
     const scheduler = new DetectorScheduler(detector, {
       batch: { maxSize: opts.maxSize ?? 8, maxWaitMs: opts.maxWaitMs ?? 4 },
       now: clock,
-      onRun: (n) => sizes.push(n),
+      onRun: (n, r) => {
+        sizes.push(n);
+        running.push(r);
+      },
       onDeliveryError: (e) => errors.push(e),
     });
     const sources = Array.from({ length: opts.sources ?? 3 }, (_, i) => new Source(String.fromCharCode(65 + i)));
     for (const s of sources) scheduler.add(s);
-    return { detector, scheduler, sources, sizes, errors };
+    return { detector, scheduler, sources, sizes, running, errors };
   };
 
   it('without batching runs one frame at a time, taking the sessions in turn', async () => {
@@ -291,7 +295,7 @@ describe('DetectorScheduler', () => {
     expect((sources[0]!.got[0]?.label as Error).message).toMatch(/closed/);
   });
   it('with two sessions of the model runs two frames at once, from different sessions, each session in order', async () => {
-    const { detector, scheduler, sources } = setup({ maxSize: 1, parallelism: 2 });
+    const { detector, scheduler, sources, running } = setup({ maxSize: 1, parallelism: 2 });
     const [a, b, c] = sources as [Source, Source, Source];
     expect(scheduler.parallelism).toBe(2);
     await offer(scheduler, [[a, 1], [b, 2], [c, 3]]);
@@ -310,6 +314,8 @@ describe('DetectorScheduler', () => {
     await flush();
     expect(a.got.map((g) => g.label)).toEqual(['frame 1', 'frame 4']);
     expect([b.got[0]?.label, c.got[0]?.label]).toEqual(['frame 2', 'frame 3']);
+    // Runs going when each started, itself counted: 1, then 2 from the second on.
+    expect(running).toEqual([1, 2, 2, 2]);
   });
 
   it('with two sessions of the model, one stream still has one frame in flight at a time', async () => {
