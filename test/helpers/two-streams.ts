@@ -3,9 +3,13 @@
  * got the detections of its own picture, in frame order: what the live tests of several sessions sharing one
  * model (batching, model workers) hold the server to.
  */
-import { expect } from 'vitest';
+import path from 'node:path';
+import { beforeAll, expect } from 'vitest';
 import { streamFile, type ServerMessage, type StreamSummary } from '../../src/live/client/stream.js';
-import type { TestServer } from './server.js';
+import { useLiveServer } from './live.js';
+import { makeCatClip } from './media.js';
+import { metricDelta, scrapeMetrics } from './metrics.js';
+import { signUp, type TestServer } from './server.js';
 
 export interface TwoStreams {
   face: StreamSummary;
@@ -14,6 +18,22 @@ export interface TwoStreams {
   labels: { face: Map<string, number>; cat: Map<string, number> };
   /** The frame numbers of each session's detections, in the order they came. */
   frames: { face: number[]; cat: number[] };
+}
+
+/** A live test server started with `env` for the test file, and the face and cat clips (6 s each) to stream to it. */
+export function useTwoStreamServer(env: Record<string, string>): () => { server: TestServer; clips: { face: string; cat: string } } {
+  const live = useLiveServer({ clipSeconds: 6, env });
+  let made: { server: TestServer; clips: { face: string; cat: string } } | undefined;
+  beforeAll(async () => {
+    const f = live();
+    const cat = path.join(f.tmp, 'cat.mp4');
+    await makeCatClip(cat, 6);
+    made = { server: f.server, clips: { face: f.clip, cat } };
+  }, 120_000);
+  return () => {
+    if (!made) throw new Error('useTwoStreamServer: the server is not up (used outside a test?)');
+    return made;
+  };
 }
 
 export async function streamFaceAndCat(s: TestServer, token: string, clips: { face: string; cat: string }, durationS = 5): Promise<TwoStreams> {
@@ -58,4 +78,17 @@ export function expectOwnPictures(r: TwoStreams): void {
   expect(seen('face', 'cat'), report).toBeLessThanOrEqual(nFace / 10);
   expect(seen('cat', 'person'), report).toBeLessThanOrEqual(nCat / 10);
   for (const f of [r.frames.face, r.frames.cat]) expect(f).toEqual([...f].sort((a, b) => a - b));
+}
+
+/**
+ * A new user streams the face and the cat at once; each session must get its own pictures (expectOwnPictures).
+ * Gives the frames processed in all and what each metric of the server moved by meanwhile.
+ */
+export async function twoStreamRun(s: TestServer, clips: { face: string; cat: string }): Promise<{ processed: number; delta: (key: string) => number }> {
+  const u = await signUp(s);
+  const before = await scrapeMetrics(s);
+  const r = await streamFaceAndCat(s, u.token, clips);
+  expectOwnPictures(r);
+  const after = await scrapeMetrics(s);
+  return { processed: r.face.ended!.stats.framesProcessed + r.cat.ended!.stats.framesProcessed, delta: (key) => metricDelta(before, after, key) };
 }

@@ -4,43 +4,17 @@
  * every processed frame went through exactly one inference, and each session only ever gets detections of its
  * own picture, so results reach the session whose frame they came from.
  */
-import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { useLiveServer } from '../../helpers/live.js';
-import { metricDelta, scrapeMetrics } from '../../helpers/metrics.js';
-import { makeCatClip } from '../../helpers/media.js';
-import { signUp, type TestServer } from '../../helpers/server.js';
-import { expectOwnPictures, streamFaceAndCat } from '../../helpers/two-streams.js';
+import { describe, expect, it } from 'vitest';
+import { twoStreamRun, useTwoStreamServer } from '../../helpers/two-streams.js';
 
-const live = useLiveServer({
-  clipSeconds: 6,
-  // The window is as wide as it goes, and the budget wider still, so that frames of both streams meet in one run
-  // however slow the machine is (a busy CI machine starves the streams: a narrow window then saw no batch at all).
-  env: { LIVE_BATCH: 'on', LIVE_BATCH_MAX_SIZE: '4', LIVE_BATCH_MAX_WAIT_MS: '1000', LIVE_BUDGET_MS: '5000', INITIAL_TOKENS: '1000' },
-});
-let s: TestServer;
-let faceClip: string;
-let catClip: string;
-
-beforeAll(async () => {
-  const f = live();
-  s = f.server;
-  faceClip = f.clip;
-  catClip = path.join(f.tmp, 'cat.mp4');
-  await makeCatClip(catClip, 6);
-}, 120_000);
+// The window is as wide as it goes, and the budget wider still, so that frames of both streams meet in one run
+// however slow the machine is (a busy CI machine starves the streams: a narrow window then saw no batch at all).
+const setup = useTwoStreamServer({ LIVE_BATCH: 'on', LIVE_BATCH_MAX_SIZE: '4', LIVE_BATCH_MAX_WAIT_MS: '1000', LIVE_BUDGET_MS: '5000', INITIAL_TOKENS: '1000' });
 
 describe('live batching across sessions', () => {
   it('runs frames of two sessions as one inference and gives each session the detections of its own frames', async () => {
-    const u = await signUp(s);
-    const before = await scrapeMetrics(s);
-    const r = await streamFaceAndCat(s, u.token, { face: faceClip, cat: catClip });
-    expectOwnPictures(r);
-    const processed = r.face.ended!.stats.framesProcessed + r.cat.ended!.stats.framesProcessed;
-
-    // Batches formed, and every processed frame was in exactly one inference run.
-    const after = await scrapeMetrics(s);
-    const d = (key: string): number => metricDelta(before, after, key);
+    const { server: s, clips } = setup();
+    const { processed, delta: d } = await twoStreamRun(s, clips);
     const runs = d('lookout_live_batch_size_count{model="nanodet"}');
     const framesRun = d('lookout_live_batch_size_sum{model="nanodet"}');
     expect(framesRun).toBe(processed);
