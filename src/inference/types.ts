@@ -46,6 +46,8 @@ export interface Classifier {
   readonly provider: string;
   readonly unavailable: readonly UnavailableProvider[];
   readonly batchable: boolean;
+  /** Calls that may usefully run at once (sessions of the model in their own threads); 1 when absent. */
+  readonly parallelism?: number;
   /** Classifies each region of the frame (grown by the manifest's cropPadding), or the whole frame. */
   classify(frame: RgbFrame, regions?: readonly Region[]): Promise<ClassifyResult>;
 }

@@ -71,7 +71,7 @@ describe('createPreprocessor', () => {
     p.run(frame(1, 2, () => [3, 3, 3]));
     expect(Array.from(p.input.subarray(0, 4))).toEqual([3, 1, 3, 1]);
   });
-  it('matches a plain per-pixel bilinear reference on a noisy frame, odd and even inner heights, both layouts', () => {
+  it('matches a plain per-pixel bilinear reference on a noisy frame, inner heights of every remainder by two and three, both layouts', () => {
     // The reference: each channel of each output pixel on its own, straight from the definition (half-pixel
     // centres, clamped to the frame). The preprocessor shares weights across channels and does two rows a pass.
     const reference = (src: ReturnType<typeof frame>, innerW: number, innerH: number, x: number, y: number, k: number): number => {
@@ -89,7 +89,7 @@ describe('createPreprocessor', () => {
     };
     let seed = 7;
     const noise = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) % 256;
-    for (const [w, h, size] of [[37, 23, 16], [640, 480, 20], [11, 40, 9]] as const) {
+    for (const [w, h, size] of [[37, 23, 16], [640, 480, 20], [11, 40, 9], [50, 35, 16]] as const) {
       for (const layout of ['NCHW', 'NHWC'] as const) {
         const src = frame(w, h, () => [noise(), noise(), noise()]);
         const p = createPreprocessor(spec([size, size], { normalisation: { layout, mean: [1, 2, 3], std: [2, 3, 4] } }));
