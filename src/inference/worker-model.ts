@@ -157,10 +157,18 @@ export class WorkerModel implements Detector, Classifier {
   }
 
   async #detect(frames: readonly RgbFrame[]): Promise<DetectResult[]> {
-    // Own buffers, transferred below.
-    const copies = frames.map((f) => ({ width: f.width, height: f.height, data: f.data.slice(0, f.width * f.height * 3) }));
+    // Frames in shared memory are lent to the worker as they are (the caller does not touch them until this
+    // resolves); others are copied once into buffers of their own, transferred below.
+    const transfer: ArrayBuffer[] = [];
+    const sent = frames.map((f) => {
+      const size = f.width * f.height * 3;
+      if (f.data.buffer instanceof SharedArrayBuffer) return { width: f.width, height: f.height, data: f.data.subarray(0, size) };
+      const data = f.data.slice(0, size);
+      transfer.push(data.buffer);
+      return { width: f.width, height: f.height, data };
+    });
     const id = this.#nextId++;
-    const answer = await this.#send(id, { type: 'detect', id, frames: copies }, copies.map((c) => c.data.buffer));
+    const answer = await this.#send(id, { type: 'detect', id, frames: sent }, transfer);
     if (!('results' in answer)) throw new Error('The model worker answered a detect request with classifications');
     return answer.results;
   }

@@ -10,14 +10,20 @@ import type { JobFileRow, JobRow } from '../db/schema.js';
 import type { RgbFrame } from '../inference/types.js';
 import { resolveFfmpeg } from '../media/ffmpeg.js';
 import type { VideoType } from '../media/sniff.js';
+import { FramePool } from '../media/frame-pool.js';
 import { AnnotatedVideoWriter, readVideoFrames } from '../media/video.js';
 import type { FileOutcome } from './commit.js';
 import type { FrameOutcome, Stages } from './stages.js';
+import { Chain } from './chain.js';
 
 /** How often progress is written and published, and cancellation checked, inside a video. */
 const TICK_MS = 500;
 /** Frames detected together. */
 export const VIDEO_BATCH = 4;
+/** Decoded batches that may wait for the detector. */
+const DECODE_AHEAD = 2;
+/** Detected batches that may wait to be drawn and encoded. */
+const WRITE_BEHIND = 2;
 
 export async function runVideo(
   config: Config,
@@ -38,9 +44,13 @@ export async function runVideo(
   let classified = 0;
   const frameMs = 1000 / (file.fps ?? 30);
   let last = performance.now();
-  // Drawing and encoding a batch overlaps detecting the next (the detector has its own thread) and decoding the
-  // one after; at most one batch waits to be written and one to be detected, so memory stays flat.
-  let writing: Promise<void> = Promise.resolve();
+  // Three stages run at once, each in order, joined by short queues: ffmpeg decodes up to DECODE_AHEAD batches
+  // ahead of the detector, and up to WRITE_BEHIND detected batches wait to be drawn and encoded. Each stage has
+  // a core's worth of work of its own (decode, inference in the model's thread, x264), so a one-batch hand-off
+  // left cores idle whenever one stage hiccupped; memory stays bounded (a 640×480 batch is 3.7 MB).
+  const pool = new FramePool(file.width * file.height * 3);
+  const detects = new Chain(DECODE_AHEAD);
+  const writes = new Chain(WRITE_BEHIND);
   const detect = async (batch: (RgbFrame & { index: number })[]): Promise<void> => {
     const outcomes: FrameOutcome[] = await stages.frames(batch.map((frame) => ({ frame, pipeline, atMs: frame.index * frameMs })));
     for (const [k, r] of outcomes.entries()) {
@@ -48,35 +58,37 @@ export async function runVideo(
       classified += r.classified;
       frames.push(Array.isArray(r.results) ? { index, objects: r.results } : { index, ...r.results });
     }
-    await writing;
-    writing = (async () => {
-      for (const [k, r] of outcomes.entries()) await writer.writeFrame(batch[k]!, r.objects);
-    })();
-    writing.catch(() => undefined); // handled when awaited; never an unhandled rejection meanwhile
+    // The decoded frames are this file's own: boxes are drawn onto them, not onto copies.
+    await writes.add(async () => {
+      for (const [k, r] of outcomes.entries()) {
+        const frame = batch[k]!;
+        await writer.writeFrame(frame, r.objects, { owned: true, written: () => pool.give(frame.data) });
+      }
+    });
     if (performance.now() - last >= TICK_MS) {
       last = performance.now();
       await progress(frames.length);
     }
   };
-  // ffmpeg decodes the next batch while this one is detected.
-  let detecting: Promise<void> = Promise.resolve();
   try {
     let batch: (RgbFrame & { index: number })[] = [];
-    for await (const frame of readVideoFrames(path.join(config.dataDir, file.storage_key), file.format as VideoType, file, { ffmpegPath, timeoutMs })) {
+    for await (const frame of readVideoFrames(path.join(config.dataDir, file.storage_key), file.format as VideoType, file, { ffmpegPath, timeoutMs, pool })) {
       batch.push(frame);
       if (batch.length < VIDEO_BATCH) continue;
-      await detecting;
-      detecting = detect(batch);
-      detecting.catch(() => undefined); // handled when awaited
+      const b = batch;
+      await detects.add(() => detect(b));
       batch = [];
     }
-    await detecting;
-    if (batch.length) await detect(batch);
-    await writing;
+    if (batch.length) {
+      const b = batch;
+      await detects.add(() => detect(b));
+    }
+    await detects.drain();
+    await writes.drain();
     await writer.finish();
   } catch (err) {
-    await detecting.catch(() => undefined);
-    await writing.catch(() => undefined);
+    await detects.settle();
+    await writes.settle();
     await writer.abort();
     throw err;
   }

@@ -111,11 +111,14 @@ function place(data: Uint8Array, w: number, h: number, c: Chip, x: number, y: nu
   }
 }
 
-/** A copy of the frame's pixels with the objects' boxes and labels drawn on. */
-export async function drawOverlay(frame: RgbFrame, objects: readonly Detection[]): Promise<Uint8Array> {
+/**
+ * The frame's pixels with the objects' boxes and labels drawn on: a copy, or with `inPlace` the frame's own
+ * bytes (for a caller that owns the frame and is done with its pixels).
+ */
+export async function drawOverlay(frame: RgbFrame, objects: readonly Detection[], opts: { inPlace?: boolean } = {}): Promise<Uint8Array> {
   const { width: w, height: h } = frame;
-  const data = new Uint8Array(w * h * 3);
-  data.set(frame.data.subarray(0, w * h * 3));
+  const data = opts.inPlace ? frame.data.subarray(0, w * h * 3) : new Uint8Array(w * h * 3);
+  if (!opts.inPlace) data.set(frame.data.subarray(0, w * h * 3));
   if (objects.length === 0) return data;
   const stroke = Math.max(2, Math.round(Math.min(w, h) / 250));
   const font = Math.max(12, Math.round(Math.min(w, h) / 40));

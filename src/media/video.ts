@@ -8,9 +8,11 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 import { AppError } from '../errors.js';
 import type { Detection, RgbFrame } from '../inference/types.js';
+import type { FramePool } from './frame-pool.js';
 import { drawOverlay } from './overlay.js';
 import type { VideoType } from './sniff.js';
 
@@ -28,6 +30,14 @@ export interface VideoLimits {
   maxFrames: number;
   maxPixels: number;
 }
+
+/**
+ * x264's threads for an annotated video: one fewer than the cores, at least one, so that the encoder leaves the
+ * model's thread a core. With x264's own choice (frame threads: 1.5 a core, plus lookahead) a BlazeFace video job
+ * on two cores ran at 69-75 frames a second, with one thread at 86-90 (interleaved runs, `bench:jobs`). The
+ * decoder keeps ffmpeg's choice: one thread made no consistent difference.
+ */
+const X264_THREADS = String(Math.max(1, availableParallelism() - 1));
 
 const DEMUXER: Record<VideoType, string> = { mp4: 'mov', mov: 'mov', webm: 'matroska', mkv: 'matroska', avi: 'avi' };
 
@@ -234,7 +244,7 @@ export async function* readVideoFrames(
   path: string,
   format: VideoType,
   info: { width: number; height: number },
-  opts: { ffmpegPath: string; timeoutMs: number; signal?: AbortSignal },
+  opts: { ffmpegPath: string; timeoutMs: number; signal?: AbortSignal; pool?: FramePool },
 ): AsyncIterable<RgbFrame & { index: number }> {
   const { width, height } = info;
   const passthrough = (await capabilities(opts.ffmpegPath)).fpsMode ? ['-fps_mode', 'passthrough'] : ['-vsync', 'passthrough'];
@@ -244,7 +254,8 @@ export async function* readVideoFrames(
   ];
   const run = start(opts.ffmpegPath, args, 'ignore', opts.timeoutMs, opts.signal);
   const size = width * height * 3;
-  let frame = new Uint8Array(size);
+  const fresh = (): Uint8Array => (opts.pool?.size === size ? opts.pool.take() : new Uint8Array(size));
+  let frame = fresh();
   let filled = 0;
   let index = 0;
   try {
@@ -256,7 +267,7 @@ export async function* readVideoFrames(
         at += n;
         if (filled === size) {
           yield { data: frame, width, height, index: index++ };
-          frame = new Uint8Array(size);
+          frame = fresh();
           filled = 0;
         }
       }
@@ -292,7 +303,7 @@ export class AnnotatedVideoWriter {
     if (!(width > 0 && height > 0 && fps > 0)) throw new AppError('INTERNAL', `Cannot encode a ${width}×${height} video at ${fps} fps.`);
     const { encoders } = await capabilities(opts.ffmpegPath);
     const codec = encoders.has('libx264')
-      ? ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23']
+      ? ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-threads', X264_THREADS]
       : encoders.has('libopenh264')
         ? ['-c:v', 'libopenh264', '-b:v', `${Math.round(width * height * fps * 0.1)}`]
         : undefined;
@@ -313,16 +324,20 @@ export class AnnotatedVideoWriter {
     return new AnnotatedVideoWriter(run, outPath, width, height, ctx);
   }
 
-  /** Draws `objects` on the frame (none: the frame as is) and hands it to ffmpeg, waiting while its pipe is full. */
-  async writeFrame(frame: RgbFrame, objects: readonly Detection[]): Promise<void> {
+  /**
+   * Draws `objects` on the frame (none: the frame as is) and hands it to ffmpeg, waiting while its pipe is full.
+   * An `owned` frame is drawn on and handed over as it is: the caller must not touch its bytes again;
+   * `written` is called once ffmpeg's pipe has taken them (or they were dropped), when the buffer may be reused.
+   */
+  async writeFrame(frame: RgbFrame, objects: readonly Detection[], opts: { owned?: boolean; written?: () => void } = {}): Promise<void> {
     if (frame.width !== this.width || frame.height !== this.height) {
       throw new AppError('INTERNAL', `Frame is ${frame.width}×${frame.height}; the video is ${this.width}×${this.height}.`);
     }
-    // A copy when not drawn on: the caller may reuse its buffer while the pipe still holds ours.
-    const bytes = await drawOverlay(frame, objects);
+    // Otherwise a copy, even when nothing is drawn: the caller may reuse its buffer while the pipe still holds ours.
+    const bytes = await drawOverlay(frame, objects, { inPlace: opts.owned === true });
     if (this.ended) throw encodeError(this.ended, this.ctx);
     const stdin = this.run.child.stdin!;
-    if (stdin.write(bytes)) return;
+    if (stdin.write(bytes, opts.written)) return;
     await new Promise<void>((resolve) => {
       const done = (): void => {
         stdin.off('drain', done);

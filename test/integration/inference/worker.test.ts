@@ -65,6 +65,23 @@ describe('detector worker', () => {
     expect(view[0]).toBe(f.data[0]);
   });
 
+  it('reads frames in shared memory where they are (a video job\'s pooled buffers), alone and as a batch', async () => {
+    const photos = await Promise.all(['chelsea.jpg', 'astronaut.jpg'].map(rgb));
+    const shared = photos.map((f) => {
+      const data = new Uint8Array(new SharedArrayBuffer(f.data.length + 64)).subarray(0, f.data.length); // pooled buffers may be larger
+      data.set(f.data);
+      return { data, width: f.width, height: f.height };
+    });
+    for (const model of ['blazeface', 'nanodet']) {
+      const want = await Promise.all(photos.map(async (f) => (await inline.get(model)).detectFrame(f)));
+      const d = await worker.get(model);
+      expect((await d.detectFrame(shared[1]!)).objects, model).toEqual(want[1]!.objects);
+      const batch = await d.detectFrames(shared);
+      batch.forEach((r, k) => expect(r.objects, `${model} frame ${k}`).toEqual(want[k]!.objects));
+    }
+    shared.forEach((f, k) => expect(Buffer.from(f.data).equals(Buffer.from(photos[k]!.data))).toBe(true)); // untouched
+  });
+
   it('keeps the event loop turning while the model runs', async () => {
     const d = await worker.get('nanodet');
     const f = await rgb('chelsea.jpg');

@@ -13,6 +13,7 @@ import type { Detection } from '../../../src/inference/types.js';
 import { resolveFfmpeg } from '../../../src/media/ffmpeg.js';
 import { resolveFfprobe } from '../../../src/media/ffprobe.js';
 import { sniffMedia, type VideoType } from '../../../src/media/sniff.js';
+import { FramePool } from '../../../src/media/frame-pool.js';
 import { AnnotatedVideoWriter, probeVideo, readVideoFrames, type VideoLimits } from '../../../src/media/video.js';
 
 const run = promisify(execFile);
@@ -144,6 +145,20 @@ describe('readVideoFrames', () => {
     }
   });
 
+  it('decodes into a pool\'s buffers when given one of the frame size', async () => {
+    const pool = new FramePool(W * H * 3);
+    const seen = new Set<ArrayBufferLike>();
+    let n = 0;
+    for await (const f of readVideoFrames(file('plain.mp4'), 'mp4', { width: W, height: H }, { ffmpegPath, timeoutMs: 60_000, pool })) {
+      expect(f.data.buffer).toBeInstanceOf(SharedArrayBuffer);
+      seen.add(f.data.buffer);
+      if (n++ >= 2) pool.give(f.data); // kept the first three, gave the rest back at once
+    }
+    expect(n).toBe(150);
+    expect(seen.size).toBe(pool.made);
+    expect(pool.made).toBeLessThanOrEqual(5); // three kept, one being filled, one given back
+  });
+
   it('kills ffmpeg when the consumer stops early or aborts, or time runs out', async () => {
     let n = 0;
     for await (const f of read('long.mp4', 'mp4')) {
@@ -191,6 +206,31 @@ describe('AnnotatedVideoWriter', () => {
     expect(reddish(at(60, 120)), `left edge ${at(60, 120).join()}`).toBe(true);
     expect(reddish(at(130, 180)), `bottom edge ${at(130, 180).join()}`).toBe(true);
     expect(near(at(130, 120), [128, 128, 128]), `inside ${at(130, 120).join()}`).toBe(true);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('draws on an owned frame in place, and says when ffmpeg has taken each one', async () => {
+    const out = file('owned.mp4');
+    const pool = new FramePool(W * H * 3);
+    const writer = await AnnotatedVideoWriter.open(out, { width: W, height: H, fps: 30, ffmpegPath, timeoutMs: 60_000 });
+    let written = 0;
+    const first = { data: pool.take().fill(128), width: W, height: H };
+    await writer.writeFrame(first, [box], { owned: true, written: () => (written++, pool.give(first.data)) });
+    expect([...first.data.subarray((120 * W + 60) * 3, (120 * W + 60) * 3 + 3)]).toEqual(RED); // the box's left edge, in the frame itself
+    for (let i = 1; i < 60; i++) {
+      const frame = { data: pool.take().fill(128), width: W, height: H };
+      await writer.writeFrame(frame, [box], { owned: true, written: () => (written++, pool.give(frame.data)) });
+    }
+    await writer.finish();
+    expect(written).toBe(60);
+    expect(pool.made).toBeLessThan(60); // buffers came back and were reused
+    expect(await probeVideo(out, 'mp4', LIMITS, { ffprobePath })).toMatchObject({ frames: 60 });
+
+    const notOwned = grey(W, H);
+    const again = await AnnotatedVideoWriter.open(file('copied.mp4'), { width: W, height: H, fps: 30, ffmpegPath, timeoutMs: 60_000 });
+    await again.writeFrame(notOwned, [box]);
+    await again.finish();
+    expect(notOwned.data.every((v) => v === 128)).toBe(true); // drawn on a copy
     expect(await leftovers()).toEqual([]);
   });
 
