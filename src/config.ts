@@ -163,6 +163,11 @@ export interface Config {
     readonly lockMs: number;
     /** BullMQ queue name (JOBS_QUEUE, default lookout-jobs). */
     readonly queueName: string;
+    /**
+     * Run a job's items as one inference batch when the model takes one (JOBS_BATCH): `auto` (default: on GPU
+     * providers only; on a CPU a batch is no faster and a new batch size is slow the first times), `on` or `off`.
+     */
+    readonly batch: 'auto' | 'on' | 'off';
   };
   /** Live WebRTC sessions. */
   readonly live: {
@@ -453,6 +458,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       inlineWorker: bool(env, 'JOBS_INLINE_WORKER', true),
       concurrency: int(env, 'JOBS_CONCURRENCY', 1, 1, 64),
       lockMs: int(env, 'JOBS_LOCK_MS', 30_000, 1000, 600_000),
+      batch: oneOf(env, 'JOBS_BATCH', ['auto', 'on', 'off'] as const, 'auto'),
       queueName: queueName(env),
     },
     live: {

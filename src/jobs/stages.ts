@@ -1,6 +1,6 @@
 /**
- * What runs a job's frames: the detector (several frames as one inference when the model takes a batch and runs
- * on a GPU), then
+ * What runs a job's frames: the detector (several frames as one inference when the model takes a batch and
+ * JOBS_BATCH says so), then
  * per file a Pipeline (filters, zones, a classifier on the crops, a video's tracker); or a classifier on the whole
  * frame. `results` is what one frame stores; `objects` what is drawn on it.
  */
@@ -35,13 +35,13 @@ export interface Stages {
 }
 
 /**
- * Whether a job runs `n` frames as one inference: on a GPU only. On CPUs a batch saves nothing: NanoDet took as
- * long a frame in a batch of eight as alone, and its first batches of a new size up to three times as long, so a
- * 60-image job ran at 70-72% of the detector alone with batches and at 107-108% without (BlazeFace: no
- * difference). The same rule as LIVE_BATCH=auto.
+ * Whether a job runs `n` frames as one inference (JOBS_BATCH): `auto` on a GPU only. On CPUs a batch saves
+ * nothing: NanoDet took as long a frame in a batch of eight as alone, and its first batches of a new size up to
+ * three times as long, so a 60-image job ran at 70-72% of the detector alone with batches and at 107-108% without
+ * (BlazeFace: no difference). The same rule as LIVE_BATCH=auto.
  */
-export function runsAsBatch(d: Pick<Detector, 'batchable' | 'provider'>, n: number): boolean {
-  return n > 1 && d.batchable && d.provider !== 'cpu';
+export function runsAsBatch(mode: 'auto' | 'on' | 'off', d: Pick<Detector, 'batchable' | 'provider'>, n: number): boolean {
+  return n > 1 && d.batchable && (mode === 'on' || (mode === 'auto' && d.provider !== 'cpu'));
 }
 
 export async function stagesFor(deps: { engine: DetectionEngine; db: Db; config: Config }, job: JobRow): Promise<Stages> {
@@ -79,7 +79,7 @@ export async function stagesFor(deps: { engine: DetectionEngine; db: Db; config:
       return new Pipeline(spec, resolved.classifier ? { tracker, classifier: resolved.classifier, ...(cropPrice > 0 ? { payCrops } : {}) } : { tracker }, video);
     },
     frames: async (inputs) => {
-      const detected = runsAsBatch(detector, inputs.length)
+      const detected = runsAsBatch(config.jobs.batch, detector, inputs.length)
         ? await detector.detectFrames(inputs.map((i) => i.frame))
         : await Promise.all(inputs.map((i) => detector.detectFrame(i.frame)));
       const out: FrameOutcome[] = [];
