@@ -58,7 +58,9 @@ export function announceAddress(sdp: string, address: string | undefined): strin
 }
 
 /** Which codec a negotiated mime type is, for the codecs this server decodes. */
-export function liveCodecOf(mimeType: string): 'vp8' | 'h264' | undefined {
+export type LiveCodec = 'vp8' | 'h264';
+
+export function liveCodecOf(mimeType: string): LiveCodec | undefined {
   const m = mimeType.toLowerCase();
   return m === 'video/vp8' ? 'vp8' : m === 'video/h264' ? 'h264' : undefined;
 }

@@ -11,10 +11,9 @@
 import { randomUUID } from 'node:crypto';
 import { stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { RTCPeerConnection, useH264, useOPUS, usePCMU, useVP8, type RTCDataChannel, type RTCRtpTransceiver, type RtpPacket } from 'werift';
+import type { RtpPacket } from 'werift';
 import type { Config } from '../config.js';
 import type { Db, LiveEndReason } from '../db/schema.js';
-import { RateLimiter, rateLimited } from '../accounts/rate-limit.js';
 import { AppError, isAppError } from '../errors.js';
 import type { DetectResult, Detector } from '../inference/types.js';
 import type { Logger } from '../log.js';
@@ -31,7 +30,8 @@ import { SessionStats } from './session-stats.js';
 import type { DetectionStore } from './detection-store.js';
 import { finishLiveSession, insertLiveSession, setRecordingPath, updateLiveProgress, type LiveProgress } from './repo.js';
 import type { DetectorScheduler, FrameSource } from './scheduler.js';
-import { announceAddress, assertVideoOffer, countLines, iceCandidateInits, liveCodecOf, MAX_ICE_CANDIDATES } from './sdp.js';
+import { describe, LivePeer } from './peer.js';
+import { assertVideoOffer } from './sdp.js';
 
 export interface LiveSessionDeps {
   readonly db: Db;
@@ -86,13 +86,9 @@ interface Pending {
 
 /** Frames dropped as late in a row before one is processed anyway (the pipeline itself is over budget). */
 const MAX_LATE_IN_A_ROW = 5;
-const PLI_MIN_INTERVAL_MS = 500;
 const STATS_INTERVAL_MS = 1000;
 const LOST_MESSAGE = 'Another server ended this session: this one had stopped sending heartbeats for too long.';
 const MAX_DETECTOR_ERRORS_IN_A_ROW = 10;
-/** Trickle requests (WHIP PATCH, live.ice) one session takes per window. */
-const TRICKLE_PER_WINDOW = 20;
-const TRICKLE_WINDOW_MS = 10_000;
 
 export class LiveSession implements FrameSource {
   readonly id: string;
@@ -101,7 +97,7 @@ export class LiveSession implements FrameSource {
   readonly budgetMs: number;
   readonly startedAt = Date.now();
   readonly #d: LiveSessionDeps;
-  readonly #pc: RTCPeerConnection;
+  readonly #peer: LivePeer;
   readonly #billing: LiveBilling;
   readonly #recordingPath: string | undefined;
   readonly #clock = new RtpClock();
@@ -110,18 +106,11 @@ export class LiveSession implements FrameSource {
   readonly #n: SessionStats;
   #assembler: FrameAssembler | undefined;
   #decoder: LiveDecoder | undefined;
-  #transceiver: RTCRtpTransceiver | undefined;
-  #ssrc: number | undefined;
-  #dc: RTCDataChannel | undefined;
   #slot: Pending | undefined;
   #lateInARow = 0;
   #detectorErrorsInARow = 0;
   #lastRtpAt: number;
-  #lastPliAt = -Infinity;
   #timer: NodeJS.Timeout | undefined;
-  /** ICE candidates taken (offer and trickle), and trickle requests per window. */
-  #candidates = 0;
-  readonly #trickle = new RateLimiter(TRICKLE_PER_WINDOW, TRICKLE_WINDOW_MS);
   /** The last frame taken, until its detections are delivered (deliveries run in frame order). */
   #detecting: Promise<void> | undefined;
   #ending: Promise<void> | undefined;
@@ -131,13 +120,13 @@ export class LiveSession implements FrameSource {
   readonly #store: DetectionStore | undefined;
   #lastPtsMs = 0;
 
-  private constructor(deps: LiveSessionDeps, req: LiveSessionRequest, id: string, pc: RTCPeerConnection) {
+  private constructor(deps: LiveSessionDeps, req: LiveSessionRequest, id: string, peer: LivePeer) {
     this.#d = deps;
     this.id = id;
     this.userId = req.userId;
     this.via = req.via;
     this.budgetMs = req.budgetMs;
-    this.#pc = pc;
+    this.#peer = peer;
     this.#lastRtpAt = performance.now();
     this.#recordingPath = req.record ? path.join(deps.recordingsDir, id) : undefined; // extension once the codec is known
     this.#stage = deps.pipeline(id, (milli) => this.#billing.trySpend(milli, this.#delivering));
@@ -168,25 +157,24 @@ export class LiveSession implements FrameSource {
   static async start(deps: LiveSessionDeps, req: LiveSessionRequest): Promise<{ session: LiveSession; answer: string }> {
     assertVideoOffer(req.sdp);
     const id = randomUUID();
-    const pc = new RTCPeerConnection({
-      iceServers: deps.live.iceServers.map((s) => ({ ...s })),
-      ...(deps.live.portRange ? { icePortRange: [...deps.live.portRange] as [number, number] } : {}),
-      // Audio is negotiated only so offers that carry a microphone are accepted; it is set inactive.
-      codecs: { video: [useVP8(), useH264()], audio: [useOPUS(), usePCMU()] },
-    });
-    const session = new LiveSession(deps, req, id, pc);
+    const peer = new LivePeer(deps.live);
+    const session = new LiveSession(deps, req, id, peer);
     let answer: string;
     try {
-      answer = await session.#negotiate(req.sdp);
+      answer = await peer.negotiate(req.sdp, deps.live.announcedAddress, {
+        onRtp: (rtp) => session.#onRtp(rtp),
+        onChannelMessage: (data) => void session.#onDataChannelMessage(data),
+        onFailed: () => void session.end('disconnected'),
+      });
     } catch (err) {
-      await pc.close().catch(() => undefined);
+      await peer.close();
       throw isAppError(err) ? err : new AppError('VALIDATION_FAILED', `The offer could not be negotiated: ${describe(err)}.`);
     }
     try {
       await session.#billing.start();
       await insertLiveSession(deps.db, { id, userId: req.userId, model: session.model, via: req.via, budgetMs: req.budgetMs, nodeId: deps.nodeId, pipeline: session.#stage.config, storesDetections: req.store });
     } catch (err) {
-      await pc.close().catch(() => undefined);
+      await peer.close();
       await session.#billing.finish().catch(() => undefined);
       throw err;
     }
@@ -197,61 +185,9 @@ export class LiveSession implements FrameSource {
     return { session, answer };
   }
 
-  async #negotiate(sdp: string): Promise<string> {
-    const pc = this.#pc;
-    this.#candidates = countLines(sdp, 'a=candidate:', MAX_ICE_CANDIDATES);
-    pc.onDataChannel.subscribe((dc) => {
-      if (dc.label !== 'detections') return;
-      this.#dc = dc;
-      dc.onMessage.subscribe((data) => void this.#onDataChannelMessage(data));
-    });
-    pc.connectionStateChange.subscribe((state) => {
-      if (state === 'failed') void this.end('disconnected');
-    });
-    try {
-      await pc.setRemoteDescription({ type: 'offer', sdp });
-    } catch (err) {
-      if (/negotiate codecs/i.test(describe(err))) {
-        throw new AppError('VALIDATION_FAILED', 'The offer has no codec this server accepts: video must be VP8 or H.264.');
-      }
-      throw err;
-    }
-    const video = pc.getTransceivers().find((t) => t.kind === 'video');
-    if (!video || !video.codecs.some((c) => liveCodecOf(c.mimeType))) {
-      throw new AppError('VALIDATION_FAILED', 'The offer has no video codec this server decodes (VP8 or H.264).');
-    }
-    for (const t of pc.getTransceivers()) t.setDirection(t === video ? 'recvonly' : 'inactive');
-    this.#transceiver = video;
-    // The track was announced during setRemoteDescription; its receiver is ready now.
-    video.receiver.track.onReceiveRtp.subscribe((rtp: RtpPacket) => this.#onRtp(rtp));
-    await pc.setLocalDescription(await pc.createAnswer());
-    const local = pc.localDescription?.sdp;
-    if (!local) throw new Error('no local description');
-    return announceAddress(local, this.#d.live.announcedAddress);
-  }
-
-  /**
-   * Trickled ICE from the client (a WHIP PATCH or a live.ice message): a candidate string (its m-line index
-   * defaults to 0, the video section) or {candidate, sdpMid, sdpMLineIndex}. A request is refused whole, before
-   * any candidate is added, when it holds more than MAX_ICE_PER_REQUEST, comes too often, or would take the
-   * session past MAX_ICE_CANDIDATES: a peer connection's cost per candidate grows with the candidates it has.
-   */
-  async addIceCandidates(candidates: readonly unknown[]): Promise<void> {
-    const inits = iceCandidateInits(candidates);
-    const wait = await this.#trickle.hit(this.id);
-    if (wait > 0) throw rateLimited('ICE trickle requests for this session', wait);
-    if (this.#candidates + inits.length > MAX_ICE_CANDIDATES) {
-      throw new AppError('VALIDATION_FAILED', `A session takes at most ${MAX_ICE_CANDIDATES} ICE candidates; it has ${this.#candidates}.`);
-    }
-    this.#candidates += inits.length;
-    for (const c of inits) {
-      if (this.#ending) return;
-      try {
-        await this.#pc.addIceCandidate(c);
-      } catch (err) {
-        throw new AppError('VALIDATION_FAILED', `The ICE candidate was refused: ${describe(err)}.`);
-      }
-    }
+  /** Trickled ICE from the client (a WHIP PATCH or a live.ice message), within the peer's limits. */
+  addIceCandidates(candidates: readonly unknown[]): Promise<void> {
+    return this.#peer.addIceCandidates(this.id, candidates, () => this.#ending !== undefined);
   }
 
   // ------------------------------------------------------------------ media in
@@ -266,12 +202,11 @@ export class LiveSession implements FrameSource {
 
   /** First packet: the payload type tells the codec; start the decoder and ask for a keyframe. */
   #startMedia(rtp: RtpPacket): boolean {
-    const codec = this.#transceiver?.codecs.find((c) => c.payloadType === rtp.header.payloadType);
-    const kind = codec ? liveCodecOf(codec.mimeType) : undefined;
+    const kind = this.#peer.codecOf(rtp);
     if (!kind) return false; // RTX or an unknown payload type: not video we decode
     this.#n.codec = kind;
-    this.#ssrc = rtp.header.ssrc;
-    this.#assembler = new FrameAssembler(kind, () => this.#requestKeyframe());
+    this.#peer.receiving(rtp.header.ssrc);
+    this.#assembler = new FrameAssembler(kind, () => this.#peer.requestKeyframe());
     const recordingPath = this.#recordingPath ? `${this.#recordingPath}.${kind === 'vp8' ? 'webm' : 'mkv'}` : undefined;
     this.#decoder = new LiveDecoder({
       ffmpegPath: this.#d.ffmpeg.path,
@@ -283,7 +218,7 @@ export class LiveSession implements FrameSource {
       onFrame: (f) => this.#onDecoded(f),
       onDecodeError: (line) => {
         this.#d.logger.debug({ sessionId: this.id, line }, 'live: decoder error');
-        this.#requestKeyframe();
+        this.#peer.requestKeyframe();
       },
       onExit: (code, signal, tail) => {
         if (this.#ending) return;
@@ -291,18 +226,11 @@ export class LiveSession implements FrameSource {
         void this.end('error');
       },
     });
-    this.#requestKeyframe();
+    this.#peer.requestKeyframe();
     if (recordingPath) {
       setRecordingPath(this.#d.db, this.id, recordingPath).catch((err: unknown) => this.#d.logger.error({ err, sessionId: this.id }, 'live: linking the recording failed'));
     }
     return true;
-  }
-
-  #requestKeyframe(): void {
-    const now = performance.now();
-    if (now - this.#lastPliAt < PLI_MIN_INTERVAL_MS || this.#ssrc === undefined || !this.#transceiver) return;
-    this.#lastPliAt = now;
-    this.#transceiver.receiver.sendRtcpPLI(this.#ssrc).catch(() => undefined);
   }
 
   #onEncodedFrame(frame: EncodedFrame, now: number): void {
@@ -479,13 +407,7 @@ export class LiveSession implements FrameSource {
   }
 
   #sendDataChannel(message: LiveEvent | ChannelError): void {
-    const dc = this.#dc;
-    if (!dc || dc.readyState !== 'open') return;
-    try {
-      dc.send(JSON.stringify(message));
-    } catch {
-      // the channel closed under us: the WebSocket copy still goes out
-    }
+    this.#peer.send(message);
   }
 
   // ------------------------------------------------------------------ stats, billing, idle
@@ -534,7 +456,7 @@ export class LiveSession implements FrameSource {
       }
       const ended: LiveEvent = { type: 'live.ended', sessionId: this.id, reason, stats: this.stats(true), ...(message ? { message } : {}) };
       this.#sendDataChannel(ended);
-      await this.#pc.close().catch(() => undefined);
+      await this.#peer.close();
       await this.#decoder?.close();
       if (reason !== 'server_lost') {
         try {
@@ -580,7 +502,3 @@ export class LiveSession implements FrameSource {
 }
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
-
-function describe(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).replace(/\.$/, '');
-}
