@@ -1,21 +1,14 @@
 /**
- * The only module that touches uWebSockets.js request/response objects (besides the WebSocket hub).
- * It copies everything a handler needs out of uWS synchronously, reads the body with a byte cap, and writes
- * the handler's answer corked — never after the client has gone.
+ * With uws-answer.ts, the only module that touches uWebSockets.js request/response objects (besides the WebSocket
+ * hub). It copies everything a handler needs out of uWS synchronously, reads the body with a byte cap, and has the
+ * handler's answer written corked (uws-answer.ts), never after the client has gone.
  */
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import uWS from 'uWebSockets.js';
 import type { Logger } from '../log.js';
 import type { HttpRequest, HttpResponse } from './types.js';
-
-const STATUS_TEXT: Record<number, string> = {
-  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 206: 'Partial Content', 301: 'Moved Permanently',
-  302: 'Found', 304: 'Not Modified', 400: 'Bad Request', 401: 'Unauthorized', 402: 'Payment Required',
-  403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 416: 'Range Not Satisfiable',
-  429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
-};
+import { writeAnswer } from './uws-answer.js';
 
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
 /** Bytes of a refused (too large) body read and dropped before the 413 is sent and the connection closed. */
@@ -205,10 +198,10 @@ export class HttpServer {
       const req: HttpRequest = { id, method, path, query: new URLSearchParams(queryString), headers, ip, body, secure };
       current = req;
       this.opts.handle(req).then(
-        (answer) => this.#write(res, answer, id, method, () => aborted, finish),
+        (answer) => writeAnswer(res, answer, id, method, () => aborted, finish, this.opts.logger),
         (err: unknown) => {
           this.opts.logger.error({ err, reqId: id }, 'handler crashed');
-          this.#write(res, internalError(), id, method, () => aborted, finish);
+          writeAnswer(res, internalError(), id, method, () => aborted, finish, this.opts.logger);
         },
       );
     };
@@ -226,7 +219,7 @@ export class HttpServer {
         // lose the answer (a "lingering close"; browsers and HTTP clients then stop sending).
         const write = (answer: HttpResponse): void => {
           body.discardRest();
-          this.#write(res, answer, id, method, () => aborted, finish);
+          writeAnswer(res, answer, id, method, () => aborted, finish, this.opts.logger);
         };
         this.opts.handle(req).then(write, (err: unknown) => {
           if (aborted) this.opts.logger.info({ reqId: id, err: err instanceof Error ? err.message : String(err) }, 'request body cut off: the client went away');
@@ -252,7 +245,7 @@ export class HttpServer {
         chunks.length = 0;
       }
       if (refused) {
-        if (!finished && (isLast || size > DRAIN_MAX_BYTES)) this.#write(res, tooLarge(limit), id, method, () => aborted, finish, !isLast);
+        if (!finished && (isLast || size > DRAIN_MAX_BYTES)) writeAnswer(res, tooLarge(limit), id, method, () => aborted, finish, this.opts.logger, !isLast);
         return;
       }
       chunks.push(Buffer.from(chunk.slice(0))); // uWS reuses the chunk's memory after this callback
@@ -307,150 +300,6 @@ export class HttpServer {
       },
     };
   }
-
-  #write(
-    res: uWS.HttpResponse,
-    answer: HttpResponse,
-    id: string,
-    method: string,
-    isAborted: () => boolean,
-    finish: (status: number) => void,
-    closeConnection = false,
-  ): void {
-    if (isAborted()) return;
-    if (answer.file && method !== 'HEAD') {
-      this.#stream(res, answer, id, isAborted, finish);
-      return;
-    }
-    if (answer.stream && method !== 'HEAD') {
-      this.#chunked(res, answer, answer.stream, id, isAborted, finish);
-      return;
-    }
-    answer.stream?.destroy();
-    res.cork(() => {
-      writeHead(res, answer, id);
-      if (answer.status === 204 || answer.status === 304) {
-        // No Content-Length at all (RFC 9110 §8.6; strict proxies answer 502 otherwise). The library writes one
-        // whenever it is given any argument, `undefined` included (as 2^63), so it gets none; a connection to
-        // close says so itself.
-        if (closeConnection) res.writeHeader('connection', 'close');
-        res.endWithoutBody();
-      } else if (method === 'HEAD') {
-        // The length the GET would have.
-        const length = answer.file ? answer.file.end - answer.file.start + 1 : Buffer.byteLength(answer.body ?? '');
-        res.endWithoutBody(length, closeConnection);
-      } else {
-        res.end(answer.body ?? '', closeConnection);
-      }
-    });
-    finish(answer.status);
-  }
-
-  /**
-   * Streams a body of unknown length (chunked) with backpressure: the source pauses while uWS cannot take more.
-   * A source that fails midway closes the connection, so the client sees a cut answer, not a complete one.
-   */
-  #chunked(res: uWS.HttpResponse, answer: HttpResponse, source: import('node:stream').Readable, id: string, isAborted: () => boolean, finish: (status: number) => void): void {
-    res.cork(() => writeHead(res, answer, id));
-    let finished = false;
-    const done = (status: number): void => {
-      if (finished) return;
-      finished = true;
-      source.destroy();
-      finish(status);
-    };
-    source.on('data', (data: string | Buffer) => {
-      if (isAborted()) {
-        done(answer.status);
-        return;
-      }
-      let ok = true;
-      res.cork(() => {
-        ok = res.write(data);
-      });
-      if (!ok) {
-        source.pause();
-        // A client gone while the source waits gets no onWritable: look now and then, and let the source go.
-        const watch = setInterval(() => {
-          if (!isAborted()) return;
-          clearInterval(watch);
-          done(answer.status);
-        }, 1000);
-        res.onWritable(() => {
-          clearInterval(watch);
-          if (!isAborted()) source.resume();
-          return true;
-        });
-      }
-    });
-    source.on('end', () => {
-      if (!isAborted()) res.cork(() => res.end());
-      done(answer.status);
-    });
-    source.on('error', (err) => {
-      this.opts.logger.error({ err, reqId: id }, 'streamed answer failed');
-      if (!isAborted()) res.cork(() => res.close());
-      done(500);
-    });
-  }
-
-  /** Streams a file range with backpressure: pause the read stream while uWS cannot take more. */
-  #stream(res: uWS.HttpResponse, answer: HttpResponse, id: string, isAborted: () => boolean, finish: (status: number) => void): void {
-    const { path, start, end } = answer.file!;
-    const total = end - start + 1;
-    if (total <= 0) {
-      res.cork(() => {
-        writeHead(res, answer, id);
-        res.end();
-      });
-      finish(answer.status);
-      return;
-    }
-    const stream = createReadStream(path, { start, end, highWaterMark: 256 * 1024 });
-    let headWritten = false;
-    const done = (): void => {
-      stream.destroy();
-      finish(answer.status);
-    };
-    stream.on('data', (data) => {
-      const chunk = data as Buffer;
-      if (isAborted()) {
-        done();
-        return;
-      }
-      let ok = false;
-      let sent = false;
-      const before = res.getWriteOffset();
-      res.cork(() => {
-        if (!headWritten) {
-          writeHead(res, answer, id);
-          headWritten = true;
-        }
-        [ok, sent] = res.tryEnd(chunk, total);
-      });
-      if (sent) {
-        done();
-      } else if (!ok) {
-        stream.pause();
-        res.onWritable((offset) => {
-          if (isAborted()) return true;
-          let ok2 = false;
-          let sent2 = false;
-          res.cork(() => {
-            [ok2, sent2] = res.tryEnd(chunk.subarray(offset - before), total);
-          });
-          if (sent2) done();
-          else if (ok2) stream.resume();
-          return ok2;
-        });
-      }
-    });
-    stream.on('error', (err) => {
-      this.opts.logger.error({ err, reqId: id, path }, 'file stream failed');
-      if (!isAborted()) res.cork(() => res.close());
-      finish(500);
-    });
-  }
 }
 
 /** The client closed the connection while its request body was still coming: not a server fault. */
@@ -458,17 +307,6 @@ export class ClientGone extends Error {
   override readonly name = 'ClientGone';
   constructor() {
     super('The client went away during the upload.');
-  }
-}
-
-/** Writes the status line and headers; call inside cork. */
-function writeHead(res: uWS.HttpResponse, answer: HttpResponse, id: string): void {
-  res.writeStatus(`${answer.status} ${STATUS_TEXT[answer.status] ?? ''}`.trimEnd());
-  res.writeHeader('x-request-id', id);
-  res.writeHeader('x-content-type-options', 'nosniff');
-  for (const [k, v] of Object.entries(answer.headers ?? {})) {
-    if (typeof v === 'string') res.writeHeader(k, v);
-    else for (const one of v) res.writeHeader(k, one);
   }
 }
 
