@@ -20,10 +20,17 @@ import { Chain } from './chain.js';
 const TICK_MS = 500;
 /** Frames detected together. */
 export const VIDEO_BATCH = 4;
-/** Decoded batches that may wait for the detector. */
-const DECODE_AHEAD = 2;
-/** Detected batches that may wait to be drawn and encoded. */
-const WRITE_BEHIND = 2;
+/** Decoded frames a video's stages may hold at once, in bytes, before their queues shorten to one batch. */
+const IN_FLIGHT_BYTES = 96 * 1024 * 1024;
+
+/**
+ * How many batches may wait between two stages: two (up to 24 frames held in all: three batches on each side of
+ * the detector while a stage waits for room), or one (16 frames) for frames too large for IN_FLIGHT_BYTES, so
+ * that a 4K video holds about 400 MB, not 600. 640×480 and 1280×720 get two.
+ */
+export function queueDepth(frameBytes: number): 1 | 2 {
+  return 6 * VIDEO_BATCH * frameBytes <= IN_FLIGHT_BYTES ? 2 : 1;
+}
 
 export async function runVideo(
   config: Config,
@@ -44,13 +51,14 @@ export async function runVideo(
   let classified = 0;
   const frameMs = 1000 / (file.fps ?? 30);
   let last = performance.now();
-  // Three stages run at once, each in order, joined by short queues: ffmpeg decodes up to DECODE_AHEAD batches
-  // ahead of the detector, and up to WRITE_BEHIND detected batches wait to be drawn and encoded. Each stage has
+  // Three stages run at once, each in order, joined by short queues: ffmpeg decodes up to `depth` batches
+  // ahead of the detector, and up to `depth` detected batches wait to be drawn and encoded. Each stage has
   // a core's worth of work of its own (decode, inference in the model's thread, x264), so a one-batch hand-off
   // left cores idle whenever one stage hiccupped; memory stays bounded (a 640×480 batch is 3.7 MB).
   const pool = new FramePool(file.width * file.height * 3);
-  const detects = new Chain(DECODE_AHEAD);
-  const writes = new Chain(WRITE_BEHIND);
+  const depth = queueDepth(pool.size);
+  const detects = new Chain(depth);
+  const writes = new Chain(depth);
   const detect = async (batch: (RgbFrame & { index: number })[]): Promise<void> => {
     const outcomes: FrameOutcome[] = await stages.frames(batch.map((frame) => ({ frame, pipeline, atMs: frame.index * frameMs })));
     for (const [k, r] of outcomes.entries()) {
